@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ccid-gadget: the module goes through Kbuild (see Kbuild), everything else
+# is built here. `make help` lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+# The kernel the module is built for, and the VM boots: the running
+# kernel's build directory if it has one, else the newest installed Debian
+# kernel with both an image and headers. KDIR= overrides.
+ifeq ($(origin KDIR),undefined)
+KVER := $(shell tests/vm/kver 2>/dev/null)
+KDIR := /lib/modules/$(KVER)/build
+else
+KVER := $(shell KDIR=$(KDIR) tests/vm/kver 2>/dev/null)
+endif
+export CCID_KVER := $(KVER)
+
+B := build
+CC ?= cc
+CLANG ?= clang
+PROVE ?= prove
+PKG_CONFIG ?= pkg-config
+
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra
+CFLAGS ?= -O2 -g
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+INC := -Iuapi -Itests/include -Ikmod
+
+# ccidctl, its libraries and its unit tests: ctl/ccidctl.mk defines
+# CTL_SRCS (everything but main), CTL_MAIN, CTL_CFLAGS, CTL_LIBS.
+-include ctl/ccidctl.mk
+CTL_MAIN ?= ctl/main.c
+CCIDCTL := ctl/ccidctl
+
+# Unit tests: tests/unit/test_NAME.c -> $(B)/tests/test_NAME, with the
+# sources in UNIT_SRCS_NAME linked in, sanitizers on.
+UNIT_SRCS_engine := kmod/ccid_engine.c
+UNIT_SRCS_xml := $(CTL_SRCS)
+UNIT_SRCS_codec := $(CTL_SRCS)
+UNIT_LIBS_xml := $(CTL_LIBS)
+UNIT_LIBS_codec := $(CTL_LIBS)
+UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst %,$(B)/tests/test_%,$(UNIT_NAMES))
+
+# Programs the VM tests run on the USB host side or as the card
+VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c with FUZZ_SRCS_NAME
+FUZZ_SRCS_engine := kmod/ccid_engine.c
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_TIME ?= 600
+
+SELFTEST_KOS := tests/vm/selftest/ccid_selftest_warn.ko \
+		tests/vm/selftest/ccid_selftest_good.ko
+
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h) Kbuild uapi/linux/usb/g_ccid.h
+
+.PHONY: all help deps module ccidctl check check-run unit tests-build fuzz \
+	bench demo vm-shell clean install kver
+
+all: module ccidctl
+
+help:
+	@echo "make            build usb_f_ccid.ko and ccidctl"
+	@echo "make deps       install the Debian packages the project needs"
+	@echo "make check      deps, build, then every test (static, unit, fuzz smoke, VM) under prove"
+	@echo "make demo       boot the VM, bring up the reader with a card, show what the USB host sees"
+	@echo "make bench      XfrBlock round trips per second in the VM, beside the loopback floor"
+	@echo "make fuzz       run the fuzz targets (FUZZ_TIME=$(FUZZ_TIME) seconds each)"
+	@echo "make vm-shell   an interactive shell in the test VM, module loaded"
+	@echo "make install    install the module and ccidctl on this machine"
+	@echo "KDIR=...        kernel build directory (now: $(KDIR))"
+
+kver:
+	@echo "KVER=$(KVER) KDIR=$(KDIR)"
+
+deps:
+	@tests/deps.sh
+
+module: usb_f_ccid.ko
+
+usb_f_ccid.ko: $(KMOD_SRCS)
+	@test -d "$(KDIR)" || { echo "no kernel build directory '$(KDIR)': run 'make deps' or set KDIR"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+ccidctl: $(CCIDCTL)
+
+$(CCIDCTL): $(CTL_SRCS) $(CTL_MAIN) $(wildcard ctl/*.h) uapi/linux/usb/g_ccid.h
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CTL_CFLAGS) -Iuapi $(CTL_SRCS) $(CTL_MAIN) -o $@ $(CTL_LIBS)
+
+$(B)/tests $(B)/fuzz:
+	mkdir -p $@
+
+.SECONDEXPANSION:
+$(B)/tests/test_%: tests/unit/test_%.c $$(UNIT_SRCS_$$*) $(wildcard tests/unit/*.h kmod/*.h ctl/*.h) | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -g -O1 $(SAN) $(INC) $(CTL_CFLAGS) $< $(UNIT_SRCS_$*) -o $@ $(UNIT_LIBS_$*)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard kmod/*.h) | $(B)/fuzz
+	$(CLANG) $(CSTD) $(WARN) -Werror -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $< $(FUZZ_SRCS_$*) -o $@
+
+$(B)/tests/ccid-testcard: tests/vm/ccid-testcard.c uapi/linux/usb/g_ccid.h | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@ -lpthread
+
+$(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags libusb-1.0) $< -o $@ $$($(PKG_CONFIG) --libs libusb-1.0)
+
+$(SELFTEST_KOS) &: tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/selftest modules
+
+unit: $(UNIT_BINS)
+	$(PROVE) --exec '' $(UNIT_BINS)
+
+tests-build: all $(UNIT_BINS) $(FUZZ_BINS) $(VM_PROGS) $(SELFTEST_KOS)
+
+# `make check` installs what is missing first, then re-reads this Makefile
+# (the kernel version may only be known once the packages are there).
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: tests-build
+	$(PROVE) --exec '' --timer $(PROVE_FLAGS) tests/static.t $(UNIT_BINS) \
+		tests/fuzz-smoke.t $(sort $(wildcard tests/vm/*.t))
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_NAMES); do \
+		mkdir -p $(B)/fuzz/corpus-$$f; \
+		echo "fuzzing $$f for $(FUZZ_TIME) s"; \
+		$(B)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			$(B)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
+
+bench: deps
+	@$(MAKE) --no-print-directory tests-build
+	tests/vm/run-vm --timeout 1200 tests/vm/bench.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory tests-build
+	tests/vm/run-vm --timeout 900 tests/vm/demo.sh
+
+vm-shell: all
+	tests/vm/run-vm --shell
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KVER)
+	install -D -m 0755 $(CCIDCTL) $(DESTDIR)/usr/local/sbin/ccidctl
+	install -D -m 0644 docs/ccidctl.8 $(DESTDIR)/usr/local/share/man/man8/ccidctl.8
+	install -D -m 0644 uapi/linux/usb/g_ccid.h $(DESTDIR)/usr/local/include/linux/usb/g_ccid.h
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/selftest clean >/dev/null 2>&1
+	rm -rf $(B) $(CCIDCTL)

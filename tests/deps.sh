@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make deps: install the Debian packages ccid-gadget needs to build, test
+# and run its demo. Idempotent and quiet when nothing is missing; works as
+# root or through sudo; runs apt-get update only when it must install.
+set -u
+
+pkgs=(
+	# build: module, ccidctl, tests
+	build-essential make pkg-config bc kmod cpio
+	linux-image-amd64 linux-headers-amd64
+	linux-source-6.1	# checkpatch.pl, spelling.txt, const_structs
+	sparse clang libclang-rt-14-dev
+	libxml2-dev libxml2-utils libcacard-dev libnss3-dev libnss3-tools
+	libpcsclite-dev libusb-1.0-0-dev
+	# the VM
+	qemu-system-x86 busybox-static iproute2 udev
+	# the USB host side and the peers
+	pcscd libccid pcsc-tools opensc python3 python3-pyscard usbutils
+	softhsm2 vsmartcard-vpicc vsmartcard-vpcd openssl
+	# test harness
+	perl
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing+=("$p") ;;
+	esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "deps: not root and no sudo: install as root: apt-get install ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ccid-deps.$$.log 2>&1 || {
+	tail -n 30 /tmp/ccid-deps.$$.log >&2
+	echo "deps: apt-get install failed (log: /tmp/ccid-deps.$$.log)" >&2
+	exit 1
+}
+rm -f /tmp/ccid-deps.$$.log
+echo "deps: done"

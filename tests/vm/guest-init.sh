@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test VM, on the overlay root (see run-vm). Sets up the
+# mounts a test needs, loads the gadget stack and the module, runs the job's
+# script with its output on the second serial port, and powers off.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=${TERM:-linux}
+
+poweroff_now() {
+	sync
+	echo o > /proc/sysrq-trigger
+	sleep 10
+}
+
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /dev/pts /dev/shm /run/lock
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+hostname ccid-vm 2>/dev/null
+ip link set lo up 2>/dev/null
+echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+echo 1 > /proc/sys/kernel/sysrq
+
+job=$(sed -n 's/.*ccid\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
+. "$job"
+export CCID_REPO CCID_BUILD CCID_KVER
+out=/dev/ttyS1
+[ "$CCID_SHELL" = 1 ] && out=/dev/ttyS0
+
+setup() {
+	modprobe libcomposite || return 1
+	modprobe dummy_hcd || return 1
+	if [ "$CCID_LOAD_MODULE" = 1 ]; then
+		insmod "$CCID_REPO/usb_f_ccid.ko" || return 1
+	fi
+	for m in $CCID_EXTRA_MODS; do
+		insmod "$m" || return 1
+	done
+	return 0
+}
+
+if ! setup > "$out" 2>&1; then
+	echo "guest-init: loading the gadget stack or the module failed" > "$out"
+	echo "@@CCID-VM-EXIT 99@@" > "$out"
+	poweroff_now
+fi
+
+if [ "$CCID_SHELL" = 1 ]; then
+	echo "ccid-vm: repo $CCID_REPO, kernel $CCID_KVER; 'exit' powers off"
+	cd "$CCID_REPO" || cd /
+	setsid -c /bin/bash -l < /dev/ttyS0 > /dev/ttyS0 2>&1
+	poweroff_now
+fi
+
+cd /tmp
+sh "$CCID_SCRIPT" "$@" > "$out" 2>&1 < /dev/null
+rc=$?
+# Let the kernel print what the script's end caused (a late WARN).
+sleep 1
+echo "@@CCID-VM-EXIT $rc@@" > "$out"
+poweroff_now
