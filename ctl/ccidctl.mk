@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ctl/ccidctl.mk -- ccidctl's sources and flags, included by the top-level
+# Makefile (which owns the rules). Paths are relative to the repository root.
+#
+#   CTL_MAIN       the command line (main())
+#   CTL_CORE_SRCS  configuration reader (XML, schema, model) and the VSCard
+#                  and vpcd codecs: needs libxml2 only; what test_xml and
+#                  test_codec link
+#   CTL_SRCS       every ctl/*.c but CTL_MAIN (core, daemon, gadget set-up,
+#                  card backends)
+#   CTL_CFLAGS     compiler flags for all of them
+#   CTL_LIBS       libraries for all of them
+#   CTL_UNIT_TESTS the unit tests of this part, tests/unit/test_*.c names
+#
+# The schema docs/schemas/ccidctl.rng is read at run time from
+# CCIDCTL_SCHEMA_DIR (this tree) and also built into the program by
+# ctl/schema_embed.c (.incbin), so whatever links schema_embed.c must be
+# rebuilt when the schema changes: see the dependency lines at the end.
+
+PKG_CONFIG ?= pkg-config
+
+CTL_MAIN := ctl/main.c
+CTL_CORE_SRCS := ctl/diag.c ctl/config.c ctl/xml.c ctl/schema_embed.c \
+		 ctl/vscard.c ctl/vpcd.c
+CTL_SRCS := $(sort $(CTL_CORE_SRCS) \
+		   $(filter-out $(CTL_MAIN),$(wildcard ctl/*.c)))
+
+# libcacard only if a card backend that needs it is present
+CTL_PKGS := libxml-2.0 \
+	    $(if $(shell grep -l 'libcacard.h' $(wildcard ctl/*.c) 2>/dev/null),libcacard)
+
+CTL_SCHEMA_DIR := $(CURDIR)/docs/schemas
+CTL_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS)) -Ictl -Iuapi \
+	      -DCCIDCTL_SCHEMA_DIR='"$(CTL_SCHEMA_DIR)"'
+CTL_LIBS := $(shell $(PKG_CONFIG) --libs $(CTL_PKGS)) -lpthread
+
+CTL_UNIT_TESTS := xml codec
+
+# Rebuild whatever embeds the schema when the schema changes.
+ctl/ccidctl: docs/schemas/ccidctl.rng
+$(or $(B),build)/tests/test_xml: docs/schemas/ccidctl.rng
