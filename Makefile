@@ -38,18 +38,22 @@ CCIDCTL := ctl/ccidctl
 # Unit tests: tests/unit/test_NAME.c -> $(B)/tests/test_NAME, with the
 # sources in UNIT_SRCS_NAME linked in, sanitizers on.
 UNIT_SRCS_engine := kmod/ccid_engine.c
-UNIT_SRCS_xml := $(CTL_SRCS)
-UNIT_SRCS_codec := $(CTL_SRCS)
-UNIT_LIBS_xml := $(CTL_LIBS)
-UNIT_LIBS_codec := $(CTL_LIBS)
+CTL_CORE_LIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0)
+UNIT_SRCS_xml := $(CTL_CORE_SRCS)
+UNIT_SRCS_codec := $(CTL_CORE_SRCS)
+UNIT_LIBS_xml := $(CTL_CORE_LIBS)
+UNIT_LIBS_codec := $(CTL_CORE_LIBS)
 UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst %,$(B)/tests/test_%,$(UNIT_NAMES))
 
 # Programs the VM tests run on the USB host side or as the card
-VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb
+VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb $(B)/tests/vscard-provider
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c with FUZZ_SRCS_NAME
 FUZZ_SRCS_engine := kmod/ccid_engine.c
+FUZZ_SRCS_xml := $(CTL_CORE_SRCS)
+FUZZ_LIBS_xml := $(CTL_CORE_LIBS)
+FUZZ_SRCS_vscard := ctl/vscard.c ctl/vpcd.c
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_TIME ?= 600
@@ -99,14 +103,17 @@ $(B)/tests $(B)/fuzz:
 $(B)/tests/test_%: tests/unit/test_%.c $$(UNIT_SRCS_$$*) $(wildcard tests/unit/*.h kmod/*.h ctl/*.h) | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -g -O1 $(SAN) $(INC) $(CTL_CFLAGS) $< $(UNIT_SRCS_$*) -o $@ $(UNIT_LIBS_$*)
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard kmod/*.h) | $(B)/fuzz
-	$(CLANG) $(CSTD) $(WARN) -Werror -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $< $(FUZZ_SRCS_$*) -o $@
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard kmod/*.h ctl/*.h) | $(B)/fuzz
+	$(CLANG) $(CSTD) $(WARN) -Werror -g -O1 -fsanitize=fuzzer,address,undefined $(INC) $(CTL_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
 
 $(B)/tests/ccid-testcard: tests/vm/ccid-testcard.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@ -lpthread
 
 $(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags libusb-1.0) $< -o $@ $$($(PKG_CONFIG) --libs libusb-1.0)
+
+$(B)/tests/vscard-provider: tests/vm/vscard-provider.c | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g $$($(PKG_CONFIG) --cflags libcacard) $< -o $@ $$($(PKG_CONFIG) --libs libcacard)
 
 $(SELFTEST_KOS) &: tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/selftest modules

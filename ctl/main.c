@@ -6,13 +6,14 @@
  *   ccidctl apply FILE | gadget up|down | status     (commands.c)
  *
  * Exit status: 0 success, 1 the configuration is invalid or unreadable,
- * 2 usage error or a command that is not implemented yet.
+ * 2 usage error.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "config.h"
 #include "diag.h"
 #include "xml.h"
@@ -45,8 +46,8 @@ static void usage(FILE *f)
 		"  -V, --version     show the version\n"
 		"\n"
 		"FILE is a libvirt domain XML, a <devices> element or one <smartcard>.\n"
-		"Exit status: 0 success, 1 invalid configuration, 2 usage error or\n"
-		"command not implemented. See ccidctl(8).\n",
+		"Exit status: 0 success, 1 invalid configuration or error, 2 usage\n"
+		"error. See ccidctl(8).\n",
 		prog);
 }
 
@@ -126,29 +127,6 @@ static int cmd_validate(int argc, char **argv)
 	return 0;
 }
 
-/*
- * The daemon's commands live in commands.c (cmd_apply, cmd_gadget,
- * cmd_status; argv[0] is the command name). They are weak references
- * here, so that this file links with or without them; a command whose
- * code is not linked in says so and exits with 2.
- */
-int cmd_apply(int argc, char **argv) __attribute__((weak));
-int cmd_gadget(int argc, char **argv) __attribute__((weak));
-int cmd_status(int argc, char **argv) __attribute__((weak));
-
-static int cmd_daemon(const char *name, int (*fn)(int, char **), int argc,
-		      char **argv)
-{
-	if (fn)
-		return fn(argc, argv);
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "%s %s: not implemented yet\n", prog, name);
-	return EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -170,11 +148,11 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "apply"))
-		return cmd_daemon(cmd, cmd_apply, argc - 1, argv + 1);
+		return cmd_apply(argc - 1, argv + 1);
 	if (!strcmp(cmd, "gadget"))
-		return cmd_daemon(cmd, cmd_gadget, argc - 1, argv + 1);
+		return cmd_gadget(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
-		return cmd_daemon(cmd, cmd_status, argc - 1, argv + 1);
+		return cmd_status(argc - 1, argv + 1);
 
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
 	usage(stderr);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * commands.h -- the daemon-side commands of ccidctl (apply, gadget, status);
+ * argv[0] is the command name.
+ */
+#ifndef CCIDCTL_COMMANDS_H
+#define CCIDCTL_COMMANDS_H
+
+int cmd_apply(int argc, char **argv);
+int cmd_gadget(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif /* CCIDCTL_COMMANDS_H */

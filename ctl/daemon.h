@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * daemon.h -- ccidctl apply: serve the cards of a configuration
+ */
+#ifndef CCIDCTL_DAEMON_H
+#define CCIDCTL_DAEMON_H
+
+#include "config.h"
+
+struct daemon_opts {
+	const char *udc;	/* create/bind a gadget on this UDC, or NULL */
+	unsigned int vid, pid;	/* for a gadget ccidctl creates; 0: default */
+	const char *host_db;	/* NSS database for mode host, or NULL */
+	int verbose;
+	int ready_fd;		/* written "ready\n" and closed once serving */
+};
+
+/* Runs until SIGTERM/SIGINT/SIGHUP; returns the exit status */
+int daemon_run(const struct cfg *cfg, const struct daemon_opts *o);
+
+#endif /* CCIDCTL_DAEMON_H */
