@@ -10,7 +10,7 @@ cd "$top" || exit 1
 B=$top/build/static
 kver=${CCID_KVER:-$(tests/vm/kver)}
 kdir=${KDIR:-/lib/modules/$kver/build}
-files=(kmod/*.c kmod/*.h uapi/linux/usb/g_ccid.h)
+files=(kmod/*.c kmod/*.h uapi/linux/usb/g_ccid.h tests/vm/selftest/*.c)
 echo "1..$(( ${#files[@]} + 3 ))"
 n=0
 res() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
@@ -27,13 +27,18 @@ if [ ! -x "$cp_dir/checkpatch.pl" ]; then
 			'*/scripts/const_structs.checkpatch' 2>&1 | indent
 	fi
 fi
+hdr_common=/usr/src/linux-headers-${kver%-*}-common
+[ -d "$hdr_common/include" ] || hdr_common=$(readlink -f "$kdir")
 for f in "${files[@]}"; do
 	if [ ! -x "$cp_dir/checkpatch.pl" ]; then
 		res 1 "checkpatch --strict $f: no checkpatch.pl (package linux-source-6.1 missing: make deps)"
 		continue
 	fi
-	out=$(perl "$cp_dir/checkpatch.pl" --no-tree --strict --quiet --show-types \
-		--ignore FILE_PATH_CHANGES -f "$f" 2>&1)
+	# --root: the kernel headers, so that checkpatch knows the kernel's
+	# own CamelCase names (USB descriptor fields); GIT_DIR: not ours
+	out=$(cd "$top/build/ksrc" && GIT_DIR=/nonexistent perl scripts/checkpatch.pl \
+		--no-tree --root="$hdr_common" --strict --quiet --show-types \
+		--ignore FILE_PATH_CHANGES -f "$top/$f" 2>&1)
 	rc=$?
 	[ -n "$out" ] && printf '%s\n' "$out" | indent
 	res $(( rc != 0 )) "checkpatch --strict $f"
