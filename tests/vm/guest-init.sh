@@ -21,7 +21,6 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /dev/pts /dev/shm /run/lock
 mount -t devpts -o gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t configfs configfs /sys/kernel/config 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hostname ccid-vm 2>/dev/null
 ip link set lo up 2>/dev/null
@@ -35,6 +34,9 @@ out=/dev/ttyS1
 [ "$CCID_SHELL" = 1 ] && out=/dev/ttyS0
 
 setup() {
+	# /sys/kernel/config appears with the configfs module
+	modprobe configfs || return 1
+	mount -t configfs configfs /sys/kernel/config || return 1
 	modprobe libcomposite || return 1
 	modprobe dummy_hcd || return 1
 	if [ "$CCID_LOAD_MODULE" = 1 ]; then
