@@ -4,7 +4,9 @@
 # PID 1 of the test VM, on the overlay root (see run-vm). Sets up the
 # mounts a test needs, loads the gadget stack and the module, runs the job's
 # script with its output on the second serial port, and powers off.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's programs first: a python3 in /usr/local would not see the
+# Debian modules (pyscard, virtualsmartcard) the tests use.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin
 export HOME=/root LANG=C.UTF-8 TERM=${TERM:-linux}
 
 poweroff_now() {
