@@ -18,7 +18,8 @@ pkgs=(
 	qemu-system-x86 busybox-static iproute2 udev
 	# the USB host side and the peers
 	pcscd libccid pcsc-tools opensc python3 python3-pyscard usbutils
-	softhsm2 vsmartcard-vpicc vsmartcard-vpcd openssl
+	softhsm2 vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome
+	vsmartcard-vpcd openssl
 	# test harness
 	perl
 )
