@@ -103,17 +103,25 @@ ccid_dev() {
 	return 1
 }
 
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds. Time is read
+# from /proc/uptime with a builtin: under TCG every exec costs, so a count
+# of sleeps would not measure seconds.
+uptime_s() {
+	read -r _up _ < /proc/uptime
+	echo "${_up%.*}"
+}
+
 wait_for() {
 	t=$1
 	shift
-	i=0
-	while [ "$i" -lt $((t * 10)) ]; do
+	read -r _up _ < /proc/uptime
+	_end=$((${_up%.*} + t))
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		read -r _up _ < /proc/uptime
+		[ "${_up%.*}" -ge "$_end" ] && return 1
 		sleep 0.1
-		i=$((i + 1))
 	done
-	return 1
 }
 
 # The host side of dummy_hcd enumerates asynchronously; wait for the device.
@@ -209,4 +217,150 @@ loopback_down() {
 	rmdir "$g/functions/Loopback.0" 2>/dev/null
 	rmdir "$g/strings/0x409" "$g" 2>/dev/null
 	[ ! -d "$g" ]
+}
+
+# tap_import FILE: fold the TAP lines of a helper program (numbered or not)
+# into this script's count; anything else becomes a diagnostic.
+tap_import() {
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "$(echo "$line" | sed 's/^ok [0-9]* *-* *//')" ;;
+		"not ok "*) not_ok "$(echo "$line" | sed 's/^not ok [0-9]* *-* *//')" ;;
+		"1.."*|"TAP version"*) ;;
+		"#"*) echo "$line" ;;
+		*) echo "#   $line" ;;
+		esac
+	done < "$1"
+}
+
+# run_tap DESC COMMAND...: run a helper that prints TAP, import its lines;
+# a non-zero exit without any failed line is a failure of its own.
+run_tap() {
+	_desc=$1
+	shift
+	"$@" > /tmp/run_tap.out 2>&1
+	_rc=$?
+	tap_import /tmp/run_tap.out
+	if [ "$_rc" -ne 0 ] && ! grep -q '^not ok' /tmp/run_tap.out; then
+		not_ok "$_desc: exited $_rc"
+	fi
+	if ! grep -q '^ok\|^not ok' /tmp/run_tap.out; then
+		[ "$_rc" -eq 0 ] && not_ok "$_desc: printed no test result"
+	fi
+	return "$_rc"
+}
+
+# pcsc_py CHECK ARGS...: a check from ccid_pcsc.py (pyscard through pcscd)
+pcsc_py() {
+	run_tap "ccid_pcsc.py $*" /usr/bin/python3 "$CCID_REPO/tests/vm/ccid_pcsc.py" "$@"
+}
+
+TESTCARD=$CCID_BUILD/tests/ccid-testcard
+RAWUSB=$CCID_BUILD/tests/ccid-rawusb
+TC_CTL=/tmp/testcard.ctl
+TC_LOG=/tmp/testcard.log
+
+# testcard_start DEV [ARGS...]: ccid-testcard in the background with the
+# control FIFO $TC_CTL, logging to $TC_LOG; sets TC_PID; waits until ready
+testcard_start() {
+	_dev=$1
+	shift
+	rm -f /tmp/testcard.ready
+	"$TESTCARD" -d "$_dev" -c "$TC_CTL" -r /tmp/testcard.ready -S "$@" \
+		2>> "$TC_LOG" &
+	TC_PID=$!
+	wait_for 10 test -e /tmp/testcard.ready
+}
+
+# testcard_stop: SIGTERM, wait; returns its exit status
+testcard_stop() {
+	[ -n "${TC_PID:-}" ] || return 0
+	kill -TERM "$TC_PID" 2>/dev/null
+	wait "$TC_PID"
+	_rc=$?
+	TC_PID=
+	return "$_rc"
+}
+
+# tc_ctl COMMAND...: a line to the test card's control FIFO
+tc_ctl() {
+	timeout 5 sh -c 'echo "$1" > "$2"' sh "$*" "$TC_CTL"
+}
+
+# show_log FILE: a log as TAP diagnostics
+show_log() {
+	[ -r "$1" ] && sed 's/^/#   /' "$1"
+	return 0
+}
+
+# pcscd_usb_only: like start_pcscd, but with an empty reader.conf.d so that
+# serial/virtual drivers configured on the host (vsmartcard's "Virtual
+# PCD" readers) do not appear: the readers are exactly the USB ones.
+pcscd_usb_only() {
+	mkdir -p /run/pcscd /tmp/pcscd-empty.d
+	pcscd --foreground --debug --config /tmp/pcscd-empty.d > /tmp/pcscd.log 2>&1 &
+	PCSCD_PID=$!
+	wait_for 10 test -S /run/pcscd/pcscd.comm
+}
+
+# strip_colors: remove ANSI colour sequences (pcsc_scan prints them)
+strip_colors() {
+	sed 's/\x1b\[[0-9;]*m//g'
+}
+
+# stop_udevd: stop a udevd that start_udevd started (leave none behind)
+stop_udevd() {
+	[ -S /run/udev/control ] || return 0
+	udevadm control --exit >/dev/null 2>&1
+	wait_for 10 sh -c '! pgrep -x systemd-udevd'
+}
+
+# gadget_multi NAME INST:NSLOTS...: one gadget (08E6:4433) with several ccid
+# function instances (functions/ccid.INST), one interface each, bound to
+# dummy_udc.0. gadget_multi_down NAME INST... removes it.
+gadget_multi() {
+	_g=$CFS/g_$1
+	shift
+	mkdir -p "$_g/strings/0x409" "$_g/configs/c.1/strings/0x409" || return 1
+	echo "$CCID_VID" > "$_g/idVendor"
+	echo "$CCID_PID" > "$_g/idProduct"
+	echo 0x0200 > "$_g/bcdUSB"
+	echo "ccid-gadget" > "$_g/strings/0x409/manufacturer"
+	echo "Virtual CCID reader" > "$_g/strings/0x409/product"
+	echo "0002" > "$_g/strings/0x409/serialnumber"
+	echo "CCID" > "$_g/configs/c.1/strings/0x409/configuration"
+	for _is in "$@"; do
+		mkdir "$_g/functions/ccid.${_is%%:*}" || return 1
+		echo "${_is##*:}" > "$_g/functions/ccid.${_is%%:*}/nslots" || return 1
+		ln -s "$_g/functions/ccid.${_is%%:*}" "$_g/configs/c.1/" || return 1
+	done
+	echo "${CCID_UDC:-dummy_udc.0}" > "$_g/UDC" || return 1
+	wait_for 10 usb_present
+}
+
+gadget_multi_down() {
+	_g=$CFS/g_$1
+	shift
+	[ -d "$_g" ] || return 0
+	echo "" > "$_g/UDC" 2>/dev/null
+	for _i in "$@"; do
+		rm -f "$_g/configs/c.1/ccid.$_i"
+		rmdir "$_g/functions/ccid.$_i" 2>/dev/null
+	done
+	rmdir "$_g/configs/c.1/strings/0x409" "$_g/configs/c.1" 2>/dev/null
+	rmdir "$_g/strings/0x409" "$_g" 2>/dev/null
+	[ ! -d "$_g" ]
+}
+
+# multi_dev NAME INST: the /dev/ccidgN of instance INST of gadget NAME
+multi_dev() {
+	_mm=$(cat "$CFS/g_$1/functions/ccid.$2/dev") || return 1
+	for _d in /dev/ccidg*; do
+		[ -c "$_d" ] || continue
+		if [ "$(stat -c '%t:%T' "$_d")" = "$(printf '%x:%x' "${_mm%%:*}" "${_mm##*:}")" ]; then
+			echo "$_d"
+			return 0
+		fi
+	done
+	return 1
 }

@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest side of pcsc-basic.t: unmodified pcscd + libccid on the USB host
+# side of dummy_hcd drive the gadget's reader. Asserts: one reader per slot;
+# inserting and removing cards is seen by pyscard, pcsc_scan and
+# opensc-tool with the right ATR; APDUs round-trip exactly, short ones, a
+# 65,535-byte command data field and a 65,536-byte response. Then, with
+# udevd running, pcscd sees the reader itself arrive and leave when the
+# gadget is bound and unbound.
+. "$CCID_REPO/tests/vm/lib.sh"
+
+ensure_configfs || bail "configfs not mounted"
+need_tool pcscd pcsc_scan opensc-tool lsusb timeout /usr/bin/python3 "$TESTCARD"
+lsmod | grep -q '^usb_f_ccid ' || bail "usb_f_ccid is not loaded"
+
+NS=3
+gadget_up t "$NS" || bail "gadget_up failed"
+DEV=$(ccid_dev t) || bail "no /dev/ccidg for the function"
+diag "device $DEV"
+check "the host enumerates the reader (08e6:4433)" usb_present
+
+testcard_start "$DEV" -s none || { show_log "$TC_LOG"; bail "ccid-testcard did not start"; }
+# no udevd here: pcscd finds the reader by scanning at start-up
+pcscd_usb_only || bail "pcscd did not start"
+
+pcsc_py readers "$NS"
+out=$(timeout 20 pcsc_scan -r 2>&1 | strip_colors)
+n=$(printf '%s\n' "$out" | grep -cE '^ *[0-9]+: .* [0-9A-F]{2} [0-9A-F]{2}$')
+printf '%s\n' "$out" | sed 's/^/#   /'
+check "pcsc_scan -r lists $NS readers" test "$n" -eq "$NS"
+
+for s in 0 1 2; do
+	pcsc_py absent "$s" 2
+done
+
+# insert into slot 1 only: its reader sees the card, the others do not
+tc_ctl insert 1
+pcsc_py present 1 3B8180010101 5
+pcsc_py absent 0 1
+out=$(timeout 20 pcsc_scan -n -t 3 2>&1 | strip_colors)
+printf '%s\n' "$out" | grep -E 'Reader|ATR|Card state' | sed 's/^/#   /'
+check "pcsc_scan shows the ATR of slot 1's card" \
+	sh -c 'printf "%s\n" "$1" | grep -q "ATR: 3B 81 80 01 01 01"' sh "$out"
+out=$(timeout 20 opensc-tool --reader 1 --atr 2>&1)
+diag "opensc-tool --reader 1 --atr: $out"
+check "opensc-tool reads the same ATR" \
+	sh -c 'printf "%s\n" "$1" | grep -qi "3b:81:80:01:01:01"' sh "$out"
+
+tc_ctl remove 1
+pcsc_py absent 1 3
+out=$(timeout 20 pcsc_scan -n -t 2 2>&1 | strip_colors |
+	awk '/Reader 1:/ { on = 1; next } /Reader [0-9]+:/ { on = 0 } on')
+printf '%s\n' "$out" | sed 's/^/#   /'
+check "pcsc_scan shows slot 1's card gone" \
+	sh -c 'printf "%s\n" "$1" | grep -q "Card removed" && ! printf "%s\n" "$1" | grep -q "ATR:"' sh "$out"
+
+# a card with a longer, real-world ATR (PC/SC part 3 storage card)
+ATR2=3B8F8001804F0CA000000306030001000000006A
+tc_ctl insert 2 "$ATR2"
+pcsc_py present 2 "$ATR2" 5
+tc_ctl remove 2
+pcsc_py absent 2 3
+
+# APDUs
+tc_ctl insert 0
+pcsc_py present 0 3B8180010000 5
+pcsc_py apdus 0
+tc_ctl insert 2
+pcsc_py present 2 "" 5
+pcsc_py apdus 2
+
+stop_pcscd
+testcard_stop
+check "ccid-testcard exits 0 on SIGTERM" test $? -eq 0
+grep -q 'stats:' "$TC_LOG" && diag "$(grep 'stats:' "$TC_LOG" | tail -1)"
+
+# Hot-plug of the reader itself. pcscd learns of USB devices from udev
+# events: without udevd it sees only the readers present when it starts
+# (as above). With udevd it must see the reader come and go.
+echo "" > "$CFS/g_t/UDC"
+check "systemd-udevd starts" start_udevd
+pcscd_usb_only || bail "pcscd did not start"
+diag "hot-plug: pcscd started with the gadget unbound"
+pcsc_py readers 0
+echo dummy_udc.0 > "$CFS/g_t/UDC"
+diag "hot-plug: gadget bound after pcscd started"
+pcsc_py readers "$NS"
+DEV=$(ccid_dev t)
+testcard_start "$DEV" -s 1
+pcsc_py present 1 3B8180010101 10
+pcsc_py apdus 1
+echo "" > "$CFS/g_t/UDC"
+diag "hot-plug: gadget unbound"
+pcsc_py readers 0
+check "ccid-testcard exits when its function is unbound" wait_for 5 sh -c "! kill -0 $TC_PID"
+TC_PID=
+stop_pcscd
+check "systemd-udevd stops" stop_udevd
+if [ "$tap_failed" -ne 0 ]; then
+	diag "ccid-testcard log:"; show_log "$TC_LOG"
+	diag "pcscd log (tail):"; tail -n 80 /tmp/pcscd.log | sed 's/^/#   /'
+fi
+check "gadget_down" gadget_down t
+done_testing
