@@ -18,8 +18,25 @@ poweroff_now() {
 	while :; do :; done
 }
 
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+job=$(sed -n 's/.*ccid\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
+. "$job"
+export CCID_REPO CCID_BUILD CCID_KVER
+
 mount -t tmpfs -o mode=0755 tmpfs /run
+# A fresh /tmp for the tests. A repository that lives under /tmp (a CI
+# clone, say) stays visible at its path.
+case "$CCID_REPO" in
+/tmp/*)
+	mkdir -p /run/ccid-hosttmp
+	mount --bind /tmp /run/ccid-hosttmp
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	mkdir -p "$CCID_REPO"
+	mount --bind "/run/ccid-hosttmp/${CCID_REPO#/tmp/}" "$CCID_REPO"
+	;;
+*)
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	;;
+esac
 mkdir -p /dev/pts /dev/shm /run/lock
 mount -t devpts -o gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
@@ -29,9 +46,6 @@ ip link set lo up 2>/dev/null
 echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo 1 > /proc/sys/kernel/sysrq
 
-job=$(sed -n 's/.*ccid\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
-. "$job"
-export CCID_REPO CCID_BUILD CCID_KVER
 out=/dev/ttyS1
 [ "$CCID_SHELL" = 1 ] && out=/dev/ttyS0
 
