@@ -154,7 +154,17 @@ static void *event_thread(void *arg)
 						vreader_free(cc->reader);
 					cc->reader = vreader_reference(ev->reader);
 				}
-				vcard_emul_get_atr(ev->card, atr, &atr_len);
+				/*
+				 * The card's own ATR, from a power-on, as QEMU's
+				 * ccid-card-emulated and vscclient take it: for a
+				 * CAC card 3B 7A 18 00 00 "sfte cd144", not the
+				 * emulator's generic 3B 89 00 "VCARD_NSS" that
+				 * vcard_emul_get_atr() gives.
+				 */
+				if (vreader_power_on(ev->reader, atr, &atr_len) != VREADER_OK) {
+					atr_len = sizeof(atr);
+					vcard_emul_get_atr(ev->card, atr, &atr_len);
+				}
 				if (atr_len > 0 && atr_len <= 33)
 					post(cc, NOTE_INSERT, 0, atr, atr_len);
 				else

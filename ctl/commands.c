@@ -115,9 +115,19 @@ int cmd_apply(int argc, char **argv)
 		case 'd':
 			o.host_db = optarg;
 			break;
-		case 'r':
-			o.ready_fd = atoi(optarg);
+		case 'r': {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *optarg == '\0' || *end != '\0' || v < 0 || v > 65535) {
+				fprintf(stderr, "ccidctl apply: --ready-fd takes a file descriptor number\n");
+				return EXIT_USAGE;
+			}
+			o.ready_fd = v;
 			break;
+		}
 		case 's':
 			schema = optarg;
 			break;

@@ -182,6 +182,23 @@ int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
 			cfg->nctrls, MAX_READERS);
 		return 1;
 	}
+	/*
+	 * Block the stop signals before anything starts a thread: NSS, a
+	 * PKCS#11 module (SoftHSM) and libcacard start their own, and a
+	 * thread with SIGTERM unblocked would take the default action and
+	 * kill the process instead of letting the loop stop cleanly.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		perror("ccidctl: signalfd");
+		return 1;
+	}
 	readers = calloc(cfg->nctrls ? cfg->nctrls : 1, sizeof(*readers));
 	cards = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*cards));
 	cac_cards = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*cac_cards));
@@ -257,18 +274,6 @@ int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
 	}
 	if (cacard_prepare(cac_cards, ncac, o->host_db))
 		goto out_close;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
-		perror("ccidctl: signalfd");
-		goto out_close;
-	}
 
 	for (i = 0; i < cfg->ncards; i++) {
 		if (cards[i].ops->start(&cards[i])) {
@@ -357,13 +362,13 @@ int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
 		card_eject(&cards[i]);
 		cards[i].ops->stop(&cards[i]);
 	}
-	close(sfd);
 out_close:
 	for (i = 0; i < nrd; i++)
 		ccidg_close(&readers[i].dev);
 	if (o->udc && gadget_down(&g))
 		rc = 1;
 out_free:
+	close(sfd);
 	free(readers);
 	free(cards);
 	free(cac_cards);

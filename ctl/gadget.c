@@ -234,6 +234,11 @@ int gadget_up(struct gadget *g)
 	if (!g->pid)
 		g->pid = GADGET_DEFAULT_PID;
 	g->created = false;
+	if (access(GADGET_CONFIGFS, F_OK) < 0) {
+		fprintf(stderr, "ccidctl: %s: %s (is configfs mounted and libcomposite loaded?)\n",
+			GADGET_CONFIGFS, strerror(errno));
+		return -1;
+	}
 	err = find_bound(g->udc, g->dir, sizeof(g->dir));
 	if (err == -ENOENT) {
 		err = create(g);

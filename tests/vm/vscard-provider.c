@@ -203,7 +203,8 @@ int main(int argc, char **argv)
 	while ((ev = vevent_get_next_vevent())) {
 		if (ev->type == VEVENT_CARD_INSERT) {
 			reader = vreader_reference(ev->reader);
-			vcard_emul_get_atr(ev->card, atr, &atr_len);
+			/* the card's ATR from a power-on, as vscclient sends it */
+			vreader_power_on(reader, atr, &atr_len);
 		}
 		vevent_delete(ev);
 	}
