@@ -129,6 +129,7 @@ static int cmd_validate(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	char cmdname[64];
 	const char *cmd;
 
 	if (argc < 2) {
@@ -145,6 +146,9 @@ int main(int argc, char **argv)
 		printf("ccidctl %s\n", CCIDCTL_VERSION);
 		return 0;
 	}
+	/* getopt names the program by argv[0]: "ccidctl validate: ..." */
+	snprintf(cmdname, sizeof(cmdname), "%s %s", prog, cmd);
+	argv[1] = cmdname;
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc - 1, argv + 1);
 	if (!strcmp(cmd, "apply"))
