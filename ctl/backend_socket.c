@@ -49,6 +49,7 @@ struct sock_card {
 	bool vsc_inited;	/* peer's Init seen and answered */
 	bool want_atr;		/* vpcd: asked for the ATR, not answered */
 	uint32_t apdu_id;	/* APDU sent to the provider, 0: none */
+	long long apdu_deadline; /* ms clock by which it must be answered */
 	uint32_t dropped_id;	/* aborted APDU whose answer is still due */
 };
 
@@ -94,6 +95,7 @@ static void disconnect(struct sock_card *sc, const char *why)
 	if (sc->apdu_id)
 		card_reply_error(sc->card, sc->apdu_id);
 	sc->apdu_id = 0;
+	sc->apdu_deadline = 0;
 	sc->dropped_id = 0;
 	vsc_decoder_reset(&sc->vsc);
 	vpcd_decoder_reset(&sc->vpc);
@@ -201,12 +203,12 @@ static void answer(struct sock_card *sc, const uint8_t *rsp, size_t len)
 		card_log(sc->card, "provider sent a response nobody asked for (%zu bytes)", len);
 		return;
 	}
-	if (len < 2) {
+	if (len < 2)
 		card_reply_error(sc->card, sc->apdu_id);
-	} else {
+	else
 		card_reply(sc->card, sc->apdu_id, rsp, len);
-	}
 	sc->apdu_id = 0;
+	sc->apdu_deadline = 0;
 }
 
 static void vsc_message(struct sock_card *sc, const struct vsc_msg *m)
@@ -510,6 +512,13 @@ static void sock_ready(struct card *c, const struct pollfd *p, int n)
 
 	if (!sc)
 		return;
+	if (sc->apdu_id && sc->apdu_deadline && now_ms() >= sc->apdu_deadline) {
+		/* A provider that stops mid-answer must not hang the host */
+		card_log(c, "provider did not answer an APDU within %d s",
+			 ccidctl_apdu_timeout_ms / 1000);
+		disconnect(sc, "no answer");
+		return;
+	}
 	if (sc->retry_at && now_ms() >= sc->retry_at && sc->fd < 0)
 		try_connect(sc);
 	for (i = 0; i < n; i++) {
@@ -553,11 +562,16 @@ static void sock_ready(struct card *c, const struct pollfd *p, int n)
 static int sock_timeout(struct card *c)
 {
 	struct sock_card *sc = c->priv;
-	long long left;
+	long long at, left;
 
-	if (!sc || !sc->retry_at)
+	if (!sc)
 		return -1;
-	left = sc->retry_at - now_ms();
+	at = sc->retry_at;
+	if (sc->apdu_id && sc->apdu_deadline && (!at || sc->apdu_deadline < at))
+		at = sc->apdu_deadline;
+	if (!at)
+		return -1;
+	left = at - now_ms();
 	return left > 0 ? (int)left : 0;
 }
 
@@ -590,6 +604,8 @@ static void sock_apdu(struct card *c, uint32_t id, const uint8_t *apdu,
 		return;
 	}
 	sc->apdu_id = id;
+	sc->apdu_deadline = ccidctl_apdu_timeout_ms > 0 ?
+		now_ms() + ccidctl_apdu_timeout_ms : 0;
 }
 
 static void sock_abort(struct card *c, uint32_t id)

@@ -65,6 +65,8 @@ void card_reply_error(struct card *c, uint32_t id);
 void card_log(const struct card *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 extern int ccidctl_verbose;
+/* How long a remote provider may take to answer an APDU; 0: forever */
+extern int ccidctl_apdu_timeout_ms;
 #define card_dbg(c, ...) \
 	do { if (ccidctl_verbose) card_log((c), __VA_ARGS__); } while (0)
 

@@ -73,6 +73,9 @@ static void usage_apply(FILE *f)
 		"      --host-db DIR   NSS database for mode 'host' (default: the\n"
 		"                      host-certificates database, else /etc/pki/nssdb)\n"
 		"      --ready-fd N    write \"ready\" to descriptor N once serving\n"
+		"      --apdu-timeout S  a passthrough provider that has not answered\n"
+		"                      an APDU after S seconds is dropped and its card\n"
+		"                      removed (default 60; 0: wait forever)\n"
 		"  -s, --schema FILE   RELAX NG schema instead of the built-in one\n"
 		"  -v, --verbose       log every event\n"
 		"  -h, --help          this help\n"
@@ -88,12 +91,16 @@ int cmd_apply(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'P' },
 		{ "host-db", required_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "apdu-timeout", required_argument, NULL, 't' },
 		{ "schema", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon_opts o = { .ready_fd = -1 };
+	struct daemon_opts o = {
+		.ready_fd = -1,
+		.apdu_timeout = DAEMON_DEFAULT_APDU_TIMEOUT,
+	};
 	const char *schema = NULL;
 	struct cfg *cfg;
 	int c, rc;
@@ -126,6 +133,19 @@ int cmd_apply(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.ready_fd = v;
+			break;
+		}
+		case 't': {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *optarg == '\0' || *end != '\0' || v < 0 || v > 86400) {
+				fprintf(stderr, "ccidctl apply: --apdu-timeout takes seconds, 0 to 86400\n");
+				return EXIT_USAGE;
+			}
+			o.apdu_timeout = v;
 			break;
 		}
 		case 's':

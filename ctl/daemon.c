@@ -23,6 +23,7 @@
 #include "gadget.h"
 
 int ccidctl_verbose;
+int ccidctl_apdu_timeout_ms = DAEMON_DEFAULT_APDU_TIMEOUT * 1000;
 
 struct reader {
 	unsigned int index;
@@ -177,6 +178,7 @@ int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
 	int sfd, rc = 1;
 
 	ccidctl_verbose = o->verbose;
+	ccidctl_apdu_timeout_ms = o->apdu_timeout * 1000;
 	if (cfg->nctrls > MAX_READERS) {
 		fprintf(stderr, "ccidctl: %zu controllers; at most %d are supported\n",
 			cfg->nctrls, MAX_READERS);

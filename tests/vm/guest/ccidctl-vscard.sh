@@ -60,7 +60,7 @@ check "systemd-udevd starts" start_udevd
 pcscd_usb_only || bail "pcscd did not start"
 
 # 0.1's provider listens only later: ccidctl retries until it is there
-if ccidctl_start --udc dummy_udc.0 "$E2E_XML/vscard-multi.xml"; then
+if ccidctl_start --udc dummy_udc.0 --apdu-timeout 3 "$E2E_XML/vscard-multi.xml"; then
 	ok "ccidctl apply --udc dummy_udc.0 vscard-multi.xml: serving"
 else
 	not_ok "ccidctl apply --udc dummy_udc.0 vscard-multi.xml: serving"
@@ -198,6 +198,59 @@ check "... and one that announces a 4 GiB message" \
 	sh -c "sed -n 2p /tmp/bad-peer.out | grep -q 'closed by ccidctl'"
 check "ccidctl is still serving" kill -0 "$CCIDCTL_PID"
 pcsc_check "0.0 stays empty" wait "$RA" absent 2
+
+# a provider that stops in the middle of an answer (it announces 100 bytes
+# and sends 10): with --apdu-timeout 3 ccidctl drops it, the host's APDU
+# fails instead of hanging, and the card goes
+/usr/bin/python3 - > /tmp/silent-peer.out 2>&1 <<'PY' &
+import socket, struct, time
+s = socket.create_connection(("127.0.0.1", 20001))
+def send(t, p=b""):
+    s.sendall(struct.pack(">III", t, 0, len(p)) + p)
+send(1, b"VSCD" + struct.pack(">II", 2, 0))
+send(3, b"silent")
+buf, t0 = b"", None
+s.settimeout(60)
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 12:
+            t, r, n = struct.unpack(">III", buf[:12])
+            if len(buf) < 12 + n:
+                break
+            buf = buf[12 + n:]
+            if t == 2:
+                send(5, bytes.fromhex("3B7A18000073667465206364313434"))
+            elif t == 7 and t0 is None:
+                s.sendall(struct.pack(">III", 7, 0, 100) + b"\x90" * 10)
+                t0 = time.monotonic()
+except OSError:
+    pass
+if t0 is None:
+    print("dropped without an APDU")
+else:
+    print("dropped %.1f s after the partial answer" % (time.monotonic() - t0))
+PY
+SILENT=$!
+pcsc_check "a provider that will go silent: its card is inserted" wait "$RA" present 15 "$CACATR"
+echo "00A4040007A0000000790100" > /tmp/silent.apdu
+t0=$(uptime_s)
+pcsc script "$RA" /tmp/silent.apdu > /tmp/silent.out 2>&1
+t1=$(uptime_s)
+sed 's/^/#   /' /tmp/silent.out
+check "the host's APDU fails instead of hanging (after $((t1 - t0)) s)" \
+	sh -c "grep -q -- '-> error' /tmp/silent.out && [ $((t1 - t0)) -le 20 ]"
+wait "$SILENT"
+sed 's/^/#   /' /tmp/silent-peer.out
+check "ccidctl closed the silent provider's connection 3 s after its partial answer" \
+	awk '/^dropped [0-9.]+ s after/ { exit !($2 >= 2.5 && $2 <= 8) } END { if (NR == 0) exit 1 }' /tmp/silent-peer.out
+check "ccidctl says why" grep -q 'card 0.0: provider did not answer an APDU within 3 s' "$CCIDCTL_LOG"
+pcsc_check "the silent provider's card is gone" wait "$RA" absent 10
+check "ccidctl is still serving" kill -0 "$CCIDCTL_PID"
+
 provider a --connect 127.0.0.1:20001
 pcsc_check "0.0's provider connects again: the card returns" wait "$RA" present 15 "$CACATR"
 
