@@ -41,6 +41,7 @@
 #include <linux/usb/gadget.h>
 #include <linux/usb/g_ccid.h>
 
+#include "ccid_compat.h"
 #include "ccid_engine.h"
 
 #define CCIDG_MINORS		16
@@ -572,7 +573,7 @@ static void ccid_out_complete(struct usb_ep *ep, struct usb_request *req)
 
 static void ccid_te_timer(struct timer_list *t)
 {
-	struct f_ccid *cc = from_timer(cc, t, te_timer);
+	struct f_ccid *cc = timer_container_of(cc, t, te_timer);
 	unsigned long flags, now = jiffies, next = 0;
 	bool any = false;
 	u32 s;
@@ -1163,7 +1164,6 @@ static const struct file_operations ccid_fops = {
 	.poll		= ccid_poll,
 	.unlocked_ioctl	= ccid_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
 };
 
 /*-------------------------------------------------------------------------*/
@@ -1504,7 +1504,7 @@ static void ccid_unbind(struct usb_configuration *c, struct usb_function *f)
 		}
 		usleep_range(500, 1000);
 	}
-	del_timer_sync(&cc->te_timer);
+	timer_delete_sync(&cc->te_timer);
 
 	if (cc->dropped)
 		pr_warn("ccidg%d: %u replies dropped\n", cc->minor, cc->dropped);
@@ -1689,7 +1689,7 @@ static int ccidg_chrdev_setup(void)
 	dev_t devt;
 	int ret;
 
-	ccidg_class = class_create(THIS_MODULE, "ccidg");
+	ccidg_class = ccid_class_create("ccidg");
 	if (IS_ERR(ccidg_class)) {
 		ret = PTR_ERR(ccidg_class);
 		ccidg_class = NULL;
