@@ -101,6 +101,7 @@ static int ccidg_write_reply(struct ccidg *d, uint32_t type,
 
 	if (len > CCIDG_MAX_RSP_APDU)
 		return -EINVAL;
+	memset(&r, 0, sizeof(r));
 	r.type = type;
 	r.slot = slot;
 	r.id = id;

@@ -800,6 +800,7 @@ static int ccid_next_event(struct f_ccid *cc, struct ccid_file *cf,
 		need = sizeof(ev) + n;
 		if (count < need)
 			return -EMSGSIZE;
+		memset(&ev, 0, sizeof(ev));
 		ev.type = e->type;
 		ev.slot = e->slot;
 		ev.id = e->id;
@@ -873,10 +874,11 @@ static ssize_t ccid_write(struct file *file, const char __user *buf,
 		return -EINVAL;
 	if (copy_from_user(&r, buf, sizeof(r)))
 		return -EFAULT;
-	if (r.len > CCIDG_MAX_RSP_APDU || count != sizeof(r) + r.len)
+	if (r.len > CCIDG_MAX_RSP_APDU || count != sizeof(r) + r.len ||
+	    r.flags)
 		return -EINVAL;
 	if (r.type == CCIDG_REPLY_APDU ? r.len < 2 :
-	    r.type != CCIDG_REPLY_ERROR || r.len)
+	    r.type != CCIDG_REPLY_ERROR || r.len > 1)
 		return -EINVAL;
 
 	if (mutex_lock_interruptible(&cf->write_lock))
@@ -900,6 +902,7 @@ static ssize_t ccid_write(struct file *file, const char __user *buf,
 					      &len);
 		else
 			ret = ccid_apdu_fail(&cc->eng, r.slot, r.id,
+					     r.len ? cf->write_buf[0] :
 					     CCID_ERR_ICC_MUTE,
 					     ccid_buf(cc, idx), cc->bufsz,
 					     &len);

@@ -18,7 +18,8 @@
  *   INS 18 SLOT     slot number (1 byte) + 90 00
  *   INS 1A HANG     never answer (until the host aborts or the card goes)
  *   INS 1C CRASH    exit at once with status 42, leaving the APDU pending
- *   INS 1E FAIL     answer with CCIDG_REPLY_ERROR (the host sees ICC mute)
+ *   INS 1E FAIL     answer with CCIDG_REPLY_ERROR: the host sees bError P1,
+ *                   or ICC mute (FE) when P1 is 0
  *   INS 20 SW       answer just the status word P1 P2
  *   INS 22 LATE     like DELAY, but answer even if the host aborted the
  *                   APDU meanwhile (the kernel must refuse it: ESTALE)
@@ -238,6 +239,7 @@ static int send_reply(uint32_t type, uint32_t slot, uint32_t id,
 	struct ccidg_reply r;
 	ssize_t n;
 
+	memset(&r, 0, sizeof(r));
 	r.type = type;
 	r.slot = slot;
 	r.id = id;
@@ -426,8 +428,10 @@ static void handle_apdu(uint32_t slot, uint32_t id, const uint8_t *a,
 		       id);
 		_exit(42);
 	case INS_FAIL:
-		logmsg("slot %u id %u: answering with a card error", slot, id);
-		send_reply(CCIDG_REPLY_ERROR, slot, id, NULL, 0);
+		/* P1 non-zero: that bError instead of the default ICC mute */
+		logmsg("slot %u id %u: answering with a card error (bError %s)",
+		       slot, id, a[2] ? "P1" : "default");
+		send_reply(CCIDG_REPLY_ERROR, slot, id, a + 2, a[2] ? 1 : 0);
 		return;
 	case INS_SW:
 		rsp[0] = a[2];
@@ -762,7 +766,26 @@ static int self_test(const char *dev)
 	      ename(e));
 	n = st_write(fd, CCIDG_REPLY_ERROR, 0, 1, 2, sizeof(struct ccidg_reply) + 2);
 	e = n < 0 ? errno : 0;
-	st_ok(n < 0 && e == EINVAL, "ERROR reply with data: EINVAL (%s)", ename(e));
+	st_ok(n < 0 && e == EINVAL, "ERROR reply with 2 bytes of data: EINVAL (%s)",
+	      ename(e));
+	n = st_write(fd, CCIDG_REPLY_ERROR, 0, 0x7fffffff, 1,
+		     sizeof(struct ccidg_reply) + 1);
+	e = n < 0 ? errno : 0;
+	st_ok(n < 0 && e == ESTALE,
+	      "ERROR reply with a 1-byte bError is well-formed: ESTALE for an unknown id (%s)",
+	      ename(e));
+	{
+		struct ccidg_reply rf = { .type = CCIDG_REPLY_APDU, .slot = 0,
+					  .id = 0x7fffffff, .len = 2,
+					  .flags = 1 };
+
+		memset(rpbuf, 0, sizeof(rf) + 2);
+		memcpy(rpbuf, &rf, sizeof(rf));
+		n = write(fd, rpbuf, sizeof(rf) + 2);
+		e = n < 0 ? errno : 0;
+		st_ok(n < 0 && e == EINVAL, "reply with flags set: EINVAL (%s)",
+		      ename(e));
+	}
 	{
 		struct ccidg_reply rr = { .type = CCIDG_REPLY_APDU, .slot = 0,
 					  .id = 1,

@@ -9,16 +9,20 @@
  *
  * read() returns exactly one event: a struct ccidg_event followed by
  * ev.len bytes of data (the command APDU of a CCIDG_EV_APDU). A buffer
- * shorter than the whole event fails with -EMSGSIZE and the event stays
- * queued; CCIDG_EVENT_MAX bytes are always enough. read() blocks unless
- * O_NONBLOCK is set (then -EAGAIN); poll() reports EPOLLIN when an event is
- * queued and EPOLLOUT always.
+ * shorter than the whole event fails with -EMSGSIZE, a buffer that cannot
+ * be written with -EFAULT, and in both cases the event stays queued;
+ * CCIDG_EVENT_MAX bytes are always enough. read() blocks unless O_NONBLOCK
+ * is set (then -EAGAIN); poll() reports EPOLLIN when an event is queued
+ * and EPOLLOUT always. Later kernels may add event types and event flags:
+ * userspace skips an event whose type it does not know (ev.len tells how
+ * much data it carries) and ignores flags it does not know.
  *
  * write() takes exactly one struct ccidg_reply followed by reply.len bytes
  * (the response APDU, status word included) and answers the CCIDG_EV_APDU
  * with the same slot and id. A reply for an id that is not pending (it was
  * aborted, its card was removed, the host went away, or it was answered
- * already) fails with -ESTALE and changes nothing.
+ * already) fails with -ESTALE and changes nothing. reply.flags must be
+ * zero (-EINVAL otherwise).
  *
  * When the read-write file is closed, every card it inserted is removed,
  * the host is notified, and pending commands are answered with an error.
@@ -51,10 +55,11 @@ enum ccidg_event_type {
 };
 
 struct ccidg_event {
-	__u32 type;		/* enum ccidg_event_type */
+	__u32 type;		/* enum ccidg_event_type; skip unknown ones */
 	__u32 slot;		/* slot number, 0 for host events */
 	__u32 id;		/* APDU id for CCIDG_EV_APDU and _ABORT */
 	__u32 len;		/* bytes of data following this header */
+	__u32 flags;		/* none defined yet: 0; ignore unknown bits */
 };
 
 #define CCIDG_EVENT_MAX	(sizeof(struct ccidg_event) + CCIDG_MAX_CMD_APDU)
@@ -62,14 +67,18 @@ struct ccidg_event {
 /* Reply types, write() */
 enum ccidg_reply_type {
 	CCIDG_REPLY_APDU = 1,	/* response APDU follows (len >= 2) */
-	CCIDG_REPLY_ERROR = 2,	/* the card failed: host gets ICC mute */
+	CCIDG_REPLY_ERROR = 2,	/* the card failed; len 0: the host gets
+				 * bError ICC mute (0xfe), len 1: the byte
+				 * that follows is the bError it gets
+				 */
 };
 
 struct ccidg_reply {
 	__u32 type;		/* enum ccidg_reply_type */
 	__u32 slot;
 	__u32 id;		/* id of the CCIDG_EV_APDU answered */
-	__u32 len;		/* bytes of response APDU following */
+	__u32 len;		/* bytes of data following */
+	__u32 flags;		/* must be 0 */
 };
 
 #define CCIDG_REPLY_MAX	(sizeof(struct ccidg_reply) + CCIDG_MAX_RSP_APDU)
