@@ -4,13 +4,27 @@
  *
  * The module is written against the current kernel interfaces and builds
  * on 6.1 and later. What older kernels spell differently is mapped here,
- * and only here. (class_create() changed its arguments in 6.4; the module
- * registers a static class instead, which every version takes alike.)
+ * and only here, by testing for the interface itself rather than for a
+ * version number.
  */
 #ifndef CCID_COMPAT_H
 #define CCID_COMPAT_H
 
+#include <linux/device.h>
 #include <linux/timer.h>
+
+/*
+ * class_create() lost its owner argument in 6.4, when it stopped being a
+ * macro. (A static class registered with class_register() would avoid
+ * the difference, but its release reads the struct class, which then
+ * lives in the module: with a delayed kobject release that is after
+ * rmmod.)
+ */
+#ifdef class_create
+#define ccid_class_create(name)		class_create(THIS_MODULE, name)
+#else
+#define ccid_class_create(name)		class_create(name)
+#endif
 
 /* 6.16 renamed from_timer() to timer_container_of() */
 #ifndef timer_container_of

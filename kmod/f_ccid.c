@@ -70,11 +70,7 @@
 #define CCID_RX_ALIGN		1024	/* largest bulk wMaxPacketSize */
 
 static int ccidg_major;
-static bool ccidg_class_registered;
-/* not const: 6.1's class_register() and struct device want it writable */
-static struct class ccidg_class = {
-	.name = "ccidg",
-};
+static struct class *ccidg_class;
 
 static DEFINE_IDA(ccidg_ida);
 static DEFINE_MUTEX(ccidg_ida_lock);	/* ccidg_ida, class and region */
@@ -1697,14 +1693,16 @@ static int ccidg_chrdev_setup(void)
 	dev_t devt;
 	int ret;
 
-	ret = class_register(&ccidg_class);
-	if (ret)
+	ccidg_class = ccid_class_create("ccidg");
+	if (IS_ERR(ccidg_class)) {
+		ret = PTR_ERR(ccidg_class);
+		ccidg_class = NULL;
 		return ret;
-	ccidg_class_registered = true;
+	}
 	ret = alloc_chrdev_region(&devt, 0, CCIDG_MINORS, "ccidg");
 	if (ret) {
-		class_unregister(&ccidg_class);
-		ccidg_class_registered = false;
+		class_destroy(ccidg_class);
+		ccidg_class = NULL;
 		return ret;
 	}
 	ccidg_major = MAJOR(devt);
@@ -1718,9 +1716,8 @@ static void ccidg_chrdev_cleanup(void)
 		unregister_chrdev_region(MKDEV(ccidg_major, 0), CCIDG_MINORS);
 		ccidg_major = 0;
 	}
-	if (ccidg_class_registered)
-		class_unregister(&ccidg_class);
-	ccidg_class_registered = false;
+	class_destroy(ccidg_class);
+	ccidg_class = NULL;
 }
 
 static void ccid_free_inst(struct usb_function_instance *fi)
@@ -1814,7 +1811,7 @@ static struct usb_function *ccid_alloc(struct usb_function_instance *fi)
 
 	device_initialize(&cc->dev);
 	cc->dev.release = ccid_dev_release;
-	cc->dev.class = &ccidg_class;
+	cc->dev.class = ccidg_class;
 	cc->dev.devt = MKDEV(ccidg_major, opts->minor);
 	ret = dev_set_name(&cc->dev, "ccidg%d", opts->minor);
 	if (ret) {
