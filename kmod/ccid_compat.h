@@ -13,6 +13,13 @@
 #include <linux/device.h>
 #include <linux/timer.h>
 
+/* 6.12 moved the unaligned access helpers to linux/ (Kbuild looks) */
+#ifdef CCID_HAVE_LINUX_UNALIGNED_H
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 /*
  * class_create() lost its owner argument in 6.4, when it stopped being a
  * macro. (A static class registered with class_register() would avoid
@@ -24,6 +31,11 @@
 #define ccid_class_create(name)		class_create(THIS_MODULE, name)
 #else
 #define ccid_class_create(name)		class_create(name)
+#endif
+
+/* 7.0 added typed allocation helpers */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj, gfp)		kzalloc(sizeof(obj), gfp)
 #endif
 
 /* 6.16 renamed from_timer() to timer_container_of() */

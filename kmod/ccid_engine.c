@@ -44,40 +44,17 @@
 #define PARAMS_T0_LEN	5
 #define PARAMS_T1_LEN	7
 
-/* dwFeatures bits this implementation knows (CCID Rev 1.1, table 5.1-1) */
-#define FEAT_KNOWN	(0x000007fe | CCID_FEAT_LEVEL_MASK | \
-			 CCID_FEAT_USB_WAKEUP)
+/*
+ * dwFeatures bits that may be offered (CCID Rev 1.1, table 5.1-1). Not USB
+ * remote wakeup (CCID_FEAT_USB_WAKEUP): the function cannot wake the host.
+ */
+#define FEAT_KNOWN	(0x000007fe | CCID_FEAT_LEVEL_MASK)
 
 /* Fixed values of the class descriptor */
 #define BCD_CCID		0x0110
 #define VOLTAGE_ALL		0x07	/* 5 V, 3 V and 1.8 V */
 #define MAX_IFSD		254
 #define CLASS_ANY		0xff	/* bClassGetResponse, bClassEnvelope */
-
-static inline u16 ccid_get_le16(const u8 *p)
-{
-	return (u16)(p[0] | (p[1] << 8));
-}
-
-static inline u32 ccid_get_le32(const u8 *p)
-{
-	return (u32)p[0] | ((u32)p[1] << 8) | ((u32)p[2] << 16) |
-	       ((u32)p[3] << 24);
-}
-
-static inline void ccid_put_le16(u8 *p, u16 v)
-{
-	p[0] = v & 0xff;
-	p[1] = v >> 8;
-}
-
-static inline void ccid_put_le32(u8 *p, u32 v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = v >> 24;
-}
 
 /*
  * Configuration
@@ -129,34 +106,34 @@ int ccid_config_check(const struct ccid_config *cfg)
 }
 
 void ccid_build_class_desc(const struct ccid_config *cfg,
-			   u8 desc[CCID_DESC_LEN])
+			   struct ccid_descriptor *d)
 {
-	memset(desc, 0, CCID_DESC_LEN);
-	desc[0] = CCID_DESC_LEN;			/* bLength */
-	desc[1] = CCID_DESC_TYPE;			/* bDescriptorType */
-	ccid_put_le16(desc + 2, BCD_CCID);		/* bcdCCID */
-	desc[4] = cfg->nslots - 1;			/* bMaxSlotIndex */
-	desc[5] = VOLTAGE_ALL;				/* bVoltageSupport */
-	ccid_put_le32(desc + 6, cfg->protocols);	/* dwProtocols */
-	ccid_put_le32(desc + 10, CCID_CLOCK_KHZ);	/* dwDefaultClock */
-	ccid_put_le32(desc + 14, CCID_CLOCK_KHZ);	/* dwMaximumClock */
-	desc[18] = 1;					/* bNumClockSupported */
-	ccid_put_le32(desc + 19, CCID_DATA_RATE_BPS);	/* dwDataRate */
-	ccid_put_le32(desc + 23, CCID_MAX_DATA_RATE_BPS); /* dwMaxDataRate */
-	desc[27] = 1;				/* bNumDataRatesSupported */
-	ccid_put_le32(desc + 28, MAX_IFSD);		/* dwMaxIFSD */
-	/* dwSynchProtocols (32) and dwMechanical (36) stay 0 */
-	ccid_put_le32(desc + 40, cfg->features);	/* dwFeatures */
-	ccid_put_le32(desc + 44, cfg->max_msg_len); /* dwMaxCCIDMessageLength */
-	desc[48] = CLASS_ANY;				/* bClassGetResponse */
-	desc[49] = CLASS_ANY;				/* bClassEnvelope */
-	/* wLcdLayout (50) and bPINSupport (52) stay 0: no display, no pad */
-	desc[53] = cfg->busy_slots;			/* bMaxCCIDBusySlots */
+	memset(d, 0, sizeof(*d));
+	d->bLength = sizeof(*d);
+	d->bDescriptorType = CCID_DESC_TYPE;
+	d->bcdCCID = cpu_to_le16(BCD_CCID);
+	d->bMaxSlotIndex = cfg->nslots - 1;
+	d->bVoltageSupport = VOLTAGE_ALL;
+	d->dwProtocols = cpu_to_le32(cfg->protocols);
+	d->dwDefaultClock = cpu_to_le32(CCID_CLOCK_KHZ);
+	d->dwMaximumClock = cpu_to_le32(CCID_CLOCK_KHZ);
+	d->bNumClockSupported = 1;
+	d->dwDataRate = cpu_to_le32(CCID_DATA_RATE_BPS);
+	d->dwMaxDataRate = cpu_to_le32(CCID_MAX_DATA_RATE_BPS);
+	d->bNumDataRatesSupported = 1;
+	d->dwMaxIFSD = cpu_to_le32(MAX_IFSD);
+	/* no synchronous protocols, no mechanics */
+	d->dwFeatures = cpu_to_le32(cfg->features);
+	d->dwMaxCCIDMessageLength = cpu_to_le32(cfg->max_msg_len);
+	d->bClassGetResponse = CLASS_ANY;
+	d->bClassEnvelope = CLASS_ANY;
+	/* no display (wLcdLayout 0), no PIN pad (bPINSupport 0) */
+	d->bMaxCCIDBusySlots = cfg->busy_slots;
 }
 
 size_t ccid_engine_buf_size(const struct ccid_config *cfg)
 {
-	return (size_t)cfg->nslots * (CCID_MAX_CMD_APDU + CCID_MAX_RSP_APDU);
+	return (size_t)cfg->nslots * CCID_MAX_CMD_APDU;
 }
 
 void ccid_engine_init(struct ccid_engine *e, const struct ccid_config *cfg,
@@ -169,15 +146,13 @@ void ccid_engine_init(struct ccid_engine *e, const struct ccid_config *cfg,
 	for (i = 0; i < cfg->nslots; i++) {
 		e->slot[i].cmd_buf = buf;
 		buf += CCID_MAX_CMD_APDU;
-		e->slot[i].rsp_buf = buf;
-		buf += CCID_MAX_RSP_APDU;
 	}
 	e->next_id = 1;
 }
 
 u32 ccid_msg_total_len(const u8 *hdr)
 {
-	u32 len = ccid_get_le32(hdr + OFS_LEN);
+	u32 len = get_unaligned_le32(hdr + OFS_LEN);
 
 	if (len > U32_MAX - CCID_HDR_LEN)
 		return U32_MAX;
@@ -253,7 +228,10 @@ static void ccid_slot_reset_card(struct ccid_engine *e, struct ccid_slot *s)
 	s->clock_stopped = CLOCK_RUNNING;
 }
 
-/* Drop both chaining states */
+/*
+ * Drop both chaining states. A copy job the caller holds stays out
+ * (copying) until it reports back, and is then found stale by its gen.
+ */
 static void ccid_slot_reset_chains(struct ccid_slot *s)
 {
 	s->cmd_chaining = 0;
@@ -261,6 +239,7 @@ static void ccid_slot_reset_chains(struct ccid_slot *s)
 	s->rsp_chaining = 0;
 	s->rsp_len = 0;
 	s->rsp_off = 0;
+	s->gen++;
 }
 
 /* Forget the pending command, if any; returns its id or 0 */
@@ -272,6 +251,8 @@ static u32 ccid_slot_drop_pending(struct ccid_engine *e, struct ccid_slot *s)
 		return 0;
 	s->busy = 0;
 	s->busy_id = 0;
+	s->apdu = NULL;
+	s->apdu_len = 0;
 	s->cmd_len = 0;
 	if (e->nbusy)
 		e->nbusy--;
@@ -345,7 +326,7 @@ static u32 ccid_put_hdr(struct ccid_engine *e, u8 *out, u8 type, u32 dlen,
 			u8 slot, u8 seq, u8 status, u8 error, u8 b9)
 {
 	out[OFS_TYPE] = type;
-	ccid_put_le32(out + OFS_LEN, dlen);
+	put_unaligned_le32(dlen, out + OFS_LEN);
 	out[OFS_SLOT] = slot;
 	out[OFS_SEQ] = seq;
 	out[OFS_P7] = status;	/* bStatus */
@@ -413,34 +394,6 @@ static u32 ccid_chain_ack(struct ccid_engine *e, const struct ccid_msg *m,
 			    CCID_CMD_OK | CCID_ICC_ACTIVE, 0, LEVEL_NEXT);
 }
 
-/* The next chunk of the response in s->rsp_buf, as a DataBlock */
-static u32 ccid_rsp_chunk(struct ccid_engine *e, struct ccid_slot *s,
-			  u8 slot, u8 seq, u8 *out)
-{
-	u32 room = e->cfg.max_msg_len - CCID_HDR_LEN;
-	u32 left = s->rsp_len - s->rsp_off;
-	u32 n;
-	u8 chain;
-
-	if (left > room) {
-		n = room;
-		chain = s->rsp_off ? LEVEL_MIDDLE : LEVEL_BEGIN;
-		s->rsp_chaining = 1;
-	} else {
-		n = left;
-		chain = s->rsp_off ? LEVEL_END : LEVEL_WHOLE;
-		s->rsp_chaining = 0;
-	}
-	memcpy(out + CCID_HDR_LEN, s->rsp_buf + s->rsp_off, n);
-	s->rsp_off += n;
-	if (!s->rsp_chaining) {
-		s->rsp_len = 0;
-		s->rsp_off = 0;
-	}
-	return ccid_put_hdr(e, out, CCID_RDR_DATA_BLOCK, n, slot, seq,
-			    CCID_CMD_OK | ccid_icc_status(s), 0, chain);
-}
-
 /* Failed reply to the command pending on s (its type, its bSeq) */
 static u32 ccid_fail_pending(struct ccid_engine *e, struct ccid_slot *s,
 			     u8 slot, u8 error, u8 *out)
@@ -506,17 +459,37 @@ static u32 ccid_power_off(struct ccid_engine *e, struct ccid_slot *s,
 	return ccid_slot_status(e, m, s, out);
 }
 
-static u32 ccid_deliver(struct ccid_engine *e, struct ccid_slot *s,
-			const struct ccid_msg *m, struct ccid_result *res)
+/* The command APDU of len bytes at apdu becomes pending on s */
+static u32 ccid_deliver(struct ccid_engine *e, struct ccid_slot *s, u8 seq,
+			const u8 *apdu, u32 len, struct ccid_result *res)
 {
 	s->busy = 1;
-	s->busy_seq = m->seq;
-	s->busy_type = m->type;
+	s->busy_seq = seq;
+	s->busy_type = CCID_PC_XFR_BLOCK;
 	s->busy_id = ccid_new_id(e);
+	s->apdu = apdu;
+	s->apdu_len = len;
 	e->nbusy++;
 	e->stats.apdus++;
 	res->events |= CCID_EV_APDU;
 	res->id = s->busy_id;
+	return 0;
+}
+
+/* A piece of a chained command: the caller copies it into cmd_buf */
+static u32 ccid_copy_piece(struct ccid_slot *s, const struct ccid_msg *m,
+			   struct ccid_result *res)
+{
+	s->copying = 1;
+	s->copy_seq = m->seq;
+	s->copy_level = (u8)m->level;
+	s->copy_len = m->dlen;
+	res->events |= CCID_EV_CMD_COPY;
+	res->gen = s->gen;
+	res->copy_src = m->data;
+	res->copy_dst = s->cmd_buf + s->cmd_len;
+	res->copy_off = s->cmd_len;
+	res->copy_len = m->dlen;
 	return 0;
 }
 
@@ -549,13 +522,16 @@ static u32 ccid_xfr_block(struct ccid_engine *e, struct ccid_slot *s,
 		if (e->nbusy >= e->cfg.busy_slots)
 			return ccid_fail(e, m, CCID_ICC_ACTIVE,
 					 CCID_ERR_CMD_SLOT_BUSY, out);
+		if (m->level == LEVEL_WHOLE) {
+			/* it stays in the message */
+			res->events |= CCID_EV_APDU_IN_MSG;
+			return ccid_deliver(e, s, m->seq, m->data, m->dlen,
+					    res);
+		}
 		/* dlen <= max_msg_len - 10 <= CCID_MAX_CMD_APDU */
-		memcpy(s->cmd_buf, m->data, m->dlen);
-		s->cmd_len = m->dlen;
-		if (m->level == LEVEL_WHOLE)
-			return ccid_deliver(e, s, m, res);
+		s->cmd_len = 0;
 		s->cmd_chaining = 1;
-		return ccid_chain_ack(e, m, out);
+		return ccid_copy_piece(s, m, res);
 
 	case LEVEL_MIDDLE:
 	case LEVEL_END:
@@ -566,17 +542,7 @@ static u32 ccid_xfr_block(struct ccid_engine *e, struct ccid_slot *s,
 			return ccid_bad(e, m, CCID_ICC_ACTIVE,
 					CCID_ERR_XFR_OVERRUN, out);
 		}
-		memcpy(s->cmd_buf + s->cmd_len, m->data, m->dlen);
-		s->cmd_len += m->dlen;
-		if (m->level == LEVEL_MIDDLE)
-			return ccid_chain_ack(e, m, out);
-		s->cmd_chaining = 0;
-		if (e->nbusy >= e->cfg.busy_slots) {
-			ccid_slot_reset_chains(s);
-			return ccid_fail(e, m, CCID_ICC_ACTIVE,
-					 CCID_ERR_CMD_SLOT_BUSY, out);
-		}
-		return ccid_deliver(e, s, m, res);
+		return ccid_copy_piece(s, m, res);
 
 	case LEVEL_NEXT:
 		if (!s->rsp_chaining || s->cmd_chaining)
@@ -586,7 +552,15 @@ static u32 ccid_xfr_block(struct ccid_engine *e, struct ccid_slot *s,
 			return ccid_bad(e, m, CCID_ICC_ACTIVE,
 					CCID_ERR_OFS_DWLENGTH, out);
 		}
-		return ccid_rsp_chunk(e, s, m->slot, m->seq, out);
+		/* the caller copies the chunk in, ccid_rsp_chunk() heads it */
+		s->copying = 1;
+		s->rsp_seq = m->seq;
+		res->events |= CCID_EV_RSP_NEXT;
+		res->gen = s->gen;
+		res->copy_off = s->rsp_off;
+		res->copy_len = min_t(u32, s->rsp_len - s->rsp_off,
+				      ccid_rsp_room(e));
+		return 0;
 
 	default:
 		return ccid_chain_error(e, s, m, out);
@@ -681,8 +655,8 @@ static u32 ccid_data_rate_clock(struct ccid_engine *e, struct ccid_slot *s,
 	/* dwClockFrequency and dwDataRate requested; the answer is fixed */
 	if (m->dlen != 8)
 		return ccid_bad(e, m, icc, CCID_ERR_OFS_DWLENGTH, out);
-	ccid_put_le32(out + CCID_HDR_LEN, CCID_CLOCK_KHZ);
-	ccid_put_le32(out + CCID_HDR_LEN + 4, CCID_DATA_RATE_BPS);
+	put_unaligned_le32(CCID_CLOCK_KHZ, out + CCID_HDR_LEN);
+	put_unaligned_le32(CCID_DATA_RATE_BPS, out + CCID_HDR_LEN + 4);
 	return ccid_put_hdr(e, out, CCID_RDR_DATA_RATE_CLOCK, 8, m->slot,
 			    m->seq, CCID_CMD_OK | icc, 0, 0);
 }
@@ -771,14 +745,14 @@ void ccid_handle_msg(struct ccid_engine *e, const u8 *msg, u32 len,
 		return;
 	}
 	/* the caller's side of the contract: room for any reply */
-	if (!out || out_size < e->cfg.max_msg_len)
+	if (!out || out_size < CCID_SMALL_REPLY_MAX)
 		return;
 
 	m.type = msg[OFS_TYPE];
 	m.slot = msg[OFS_SLOT];
 	m.seq = msg[OFS_SEQ];
 	m.p7 = msg[OFS_P7];
-	m.level = ccid_get_le16(msg + OFS_P8);
+	m.level = get_unaligned_le16(msg + OFS_P8);
 	m.data = msg + CCID_HDR_LEN;
 	m.dlen = len - CCID_HDR_LEN;
 
@@ -798,7 +772,7 @@ void ccid_handle_msg(struct ccid_engine *e, const u8 *msg, u32 len,
 	s = &e->slot[m.slot];
 	res->slot = m.slot;
 	if (len > e->cfg.max_msg_len ||
-	    ccid_get_le32(msg + OFS_LEN) != m.dlen) {
+	    get_unaligned_le32(msg + OFS_LEN) != m.dlen) {
 		res->reply_len = ccid_bad(e, &m, ccid_icc_status(s),
 					  CCID_ERR_OFS_DWLENGTH, out);
 		return;
@@ -814,8 +788,12 @@ void ccid_handle_msg(struct ccid_engine *e, const u8 *msg, u32 len,
 						   CCID_ERR_CMD_ABORTED, out);
 			return;
 		}
-		/* IccPowerOff is allowed to interrupt a pending command */
-		if (s->busy && m.type != CCID_PC_ICC_POWER_OFF) {
+		/*
+		 * IccPowerOff is allowed to interrupt a pending command; a
+		 * copy job out keeps the slot busy even for that
+		 */
+		if ((s->busy && m.type != CCID_PC_ICC_POWER_OFF) ||
+		    s->copying) {
 			res->reply_len = ccid_fail(e, &m, ccid_icc_status(s),
 						   CCID_ERR_CMD_SLOT_BUSY, out);
 			return;
@@ -847,36 +825,134 @@ int ccid_pending_apdu(struct ccid_engine *e, u32 slot, u32 id,
 {
 	struct ccid_slot *s = ccid_pending_slot(e, slot, id);
 
-	if (!s)
+	if (!s || !s->apdu)
 		return -ESTALE;
-	*apdu = s->cmd_buf;
-	return s->cmd_len;
+	*apdu = s->apdu;
+	return s->apdu_len;
 }
 
-int ccid_apdu_reply(struct ccid_engine *e, u32 slot, u32 id,
-		    const u8 *rsp, u32 len, u8 *out, u32 out_size,
-		    u32 *out_len)
+void ccid_apdu_consumed(struct ccid_engine *e, u32 slot, u32 id)
 {
-	struct ccid_slot *s;
-	u8 seq;
+	struct ccid_slot *s = ccid_pending_slot(e, slot, id);
 
+	if (s)
+		s->apdu = NULL;
+}
+
+bool ccid_id_pending(const struct ccid_engine *e, u32 slot, u32 id)
+{
+	return slot < e->cfg.nslots && id && e->slot[slot].busy &&
+	       e->slot[slot].busy_id == id;
+}
+
+int ccid_apdu_check(const struct ccid_engine *e, u32 slot, u32 id, u32 len)
+{
 	if (slot >= e->cfg.nslots || len < 2 || len > CCID_MAX_RSP_APDU)
 		return -EINVAL;
-	if (!out || out_size < e->cfg.max_msg_len)
-		return -EINVAL;
-	s = ccid_pending_slot(e, slot, id);
-	if (!s)
-		return -ESTALE;
+	return ccid_id_pending(e, slot, id) ? 0 : -ESTALE;
+}
 
+int ccid_apdu_reply(struct ccid_engine *e, u32 slot, u32 id, u32 len,
+		    u8 *out, u32 out_size, u32 *out_len)
+{
+	u32 room = ccid_rsp_room(e);
+	u32 n = min_t(u32, len, room);
+	struct ccid_slot *s;
+	u8 chain, seq;
+	int ret;
+
+	ret = ccid_apdu_check(e, slot, id, len);
+	if (ret)
+		return ret;
+	if (!out || out_size < CCID_HDR_LEN + n)
+		return -EINVAL;
+	s = &e->slot[slot];
 	seq = s->busy_seq;
 	ccid_slot_drop_pending(e, s);
 	e->stats.replies++;
 
-	/* the response goes out in chunks of at most max_msg_len - 10 */
-	memcpy(s->rsp_buf, rsp, len);
-	s->rsp_len = len;
-	s->rsp_off = 0;
-	*out_len = ccid_rsp_chunk(e, s, slot, seq, out);
+	/* the rest, if any, goes out as the host asks for it */
+	if (len > room) {
+		s->rsp_chaining = 1;
+		s->rsp_len = len;
+		s->rsp_off = n;
+		chain = LEVEL_BEGIN;
+	} else {
+		chain = LEVEL_WHOLE;
+	}
+	*out_len = ccid_put_hdr(e, out, CCID_RDR_DATA_BLOCK, n, slot, seq,
+				CCID_CMD_OK | ccid_icc_status(s), 0, chain);
+	return 0;
+}
+
+int ccid_cmd_copied(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
+		    u32 out_size, struct ccid_result *res)
+{
+	struct ccid_slot *s;
+	struct ccid_msg m;
+
+	memset(res, 0, sizeof(*res));
+	if (slot >= e->cfg.nslots || !e->slot[slot].copying)
+		return -EINVAL;
+	s = &e->slot[slot];
+	if (!out || out_size < CCID_SMALL_REPLY_MAX)
+		return -EINVAL;
+	s->copying = 0;
+	if (gen != s->gen || !s->cmd_chaining)
+		return -ESTALE;
+
+	res->slot = slot;
+	s->cmd_len += s->copy_len;
+	/* what the replies need of the message the piece came in */
+	memset(&m, 0, sizeof(m));
+	m.type = CCID_PC_XFR_BLOCK;
+	m.slot = slot;
+	m.seq = s->copy_seq;
+	if (s->copy_level != LEVEL_END) {
+		res->reply_len = ccid_chain_ack(e, &m, out);
+		return 0;
+	}
+	s->cmd_chaining = 0;
+	if (e->nbusy >= e->cfg.busy_slots) {
+		ccid_slot_reset_chains(s);
+		res->reply_len = ccid_fail(e, &m, CCID_ICC_ACTIVE,
+					   CCID_ERR_CMD_SLOT_BUSY, out);
+		return 0;
+	}
+	ccid_deliver(e, s, m.seq, s->cmd_buf, s->cmd_len, res);
+	return 0;
+}
+
+int ccid_rsp_chunk(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
+		   u32 out_size, u32 *out_len)
+{
+	struct ccid_slot *s;
+	u32 n;
+	u8 chain;
+
+	if (slot >= e->cfg.nslots || !e->slot[slot].copying)
+		return -EINVAL;
+	s = &e->slot[slot];
+	if (gen != s->gen || !s->rsp_chaining) {
+		s->copying = 0;
+		return -ESTALE;
+	}
+	n = min_t(u32, s->rsp_len - s->rsp_off, ccid_rsp_room(e));
+	if (!out || out_size < CCID_HDR_LEN + n)
+		return -EINVAL;
+	s->copying = 0;
+	s->rsp_off += n;
+	if (s->rsp_off < s->rsp_len) {
+		chain = LEVEL_MIDDLE;
+	} else {
+		chain = LEVEL_END;
+		s->rsp_chaining = 0;
+		s->rsp_len = 0;
+		s->rsp_off = 0;
+	}
+	*out_len = ccid_put_hdr(e, out, CCID_RDR_DATA_BLOCK, n, slot,
+				s->rsp_seq, CCID_CMD_OK | ccid_icc_status(s),
+				0, chain);
 	return 0;
 }
 
@@ -1059,7 +1135,7 @@ static u32 ccid_put_u32_array(u8 *buf, u32 size, u32 value)
 	u8 v[4];
 	u32 n = size < sizeof(v) ? size : sizeof(v);
 
-	ccid_put_le32(v, value);
+	put_unaligned_le32(value, v);
 	if (buf)
 		memcpy(buf, v, n);
 	return buf ? n : 0;

@@ -19,13 +19,15 @@
 #include <linux/types.h>
 #include <linux/errno.h>
 #include <linux/string.h>
+#include <linux/usb/ccid.h>
+#include "ccid_compat.h"	/* get_unaligned_le32() and friends */
 #else
 #include "kcompat.h"
 #endif
 #include <linux/usb/g_ccid.h>
 
 #define CCID_HDR_LEN		10
-#define CCID_DESC_LEN		54	/* class descriptor, bLength */
+#define CCID_DESC_LEN		54	/* sizeof(struct ccid_descriptor) */
 #define CCID_DESC_TYPE		0x21
 #define CCID_MAX_SLOTS		CCIDG_MAX_SLOTS
 #define CCID_MAX_ATR		CCIDG_MAX_ATR
@@ -38,6 +40,13 @@
 #define CCID_MAX_MSG_LEN	(CCID_HDR_LEN + CCID_MAX_CMD_APDU)
 /* RDR_to_PC_NotifySlotChange for 16 slots: type + 2 bits per slot */
 #define CCID_NOTIFY_MAX_LEN	(1 + (2 * CCID_MAX_SLOTS + 7) / 8)
+/*
+ * The largest message the engine builds itself (a DataBlock carrying an
+ * ATR; parameters, status and errors are shorter): the size of the
+ * buffers for replies to the host's own commands. Response APDUs go out
+ * of buffers the caller fills (see ccid_apdu_reply()).
+ */
+#define CCID_SMALL_REPLY_MAX	64
 
 /* PC_to_RDR message types */
 #define CCID_PC_SET_PARAMETERS		0x61
@@ -156,6 +165,8 @@ struct ccid_slot {
 	u8 busy_seq;		/* bSeq of the command to answer */
 	u8 busy_type;		/* its bMessageType */
 	u32 busy_id;		/* id given to userspace, never 0 */
+	const u8 *apdu;		/* its command APDU, until consumed */
+	u32 apdu_len;
 
 	/* Abort class request seen, waiting for PC_to_RDR_Abort */
 	u8 aborting;
@@ -167,16 +178,34 @@ struct ccid_slot {
 	u8 abort_early;
 	u8 abort_early_seq;
 
-	/* Extended APDU command chaining (wLevelParameter 1, 3, 2) */
+	/*
+	 * Bumped whenever the chaining state is dropped (abort, power off,
+	 * host reset, an error), so that a copy the caller was asked to make
+	 * for the old state is recognised as stale when it reports back
+	 */
+	u32 gen;
+	/* The caller holds a copy job for this slot (CCID_EV_CMD_COPY or
+	 * CCID_EV_RSP_NEXT) and has not reported it done
+	 */
+	u8 copying;
+
+	/* Extended APDU command chaining (wLevelParameter 1, 3, 2): the
+	 * pieces are joined in cmd_buf
+	 */
 	u8 cmd_chaining;
 	u32 cmd_len;
 	u8 *cmd_buf;		/* CCID_MAX_CMD_APDU bytes */
+	u8 copy_seq;		/* bSeq and wLevelParameter of the piece */
+	u8 copy_level;		/* being copied */
+	u32 copy_len;
 
-	/* Response chaining (bChainParameter 1, 3, 2) */
+	/* Response chaining (bChainParameter 1, 3, 2); the response itself
+	 * is the caller's
+	 */
 	u8 rsp_chaining;
+	u8 rsp_seq;		/* bSeq of the request for the next chunk */
 	u32 rsp_len;
-	u32 rsp_off;
-	u8 *rsp_buf;		/* CCID_MAX_RSP_APDU bytes */
+	u32 rsp_off;		/* what the host has been sent */
 };
 
 struct ccid_engine {
@@ -187,13 +216,29 @@ struct ccid_engine {
 	struct ccidg_stats stats;
 };
 
-/* Events a message produces for userspace, in struct ccid_result.events */
+/* Events a message produces, in struct ccid_result.events */
 #define CCID_EV_POWER_ON	0x01	/* slot res->slot was powered */
 #define CCID_EV_POWER_OFF	0x02	/* slot res->slot was powered off */
 #define CCID_EV_APDU		0x04	/* APDU res->id on res->slot is ready:
 					 * ccid_pending_apdu() returns it
 					 */
 #define CCID_EV_ABORT		0x08	/* APDU res->abort_id was cancelled */
+#define CCID_EV_APDU_IN_MSG	0x10	/* with CCID_EV_APDU: the APDU lies in
+					 * the message, which the caller keeps
+					 * until the APDU is consumed or the
+					 * id stops pending
+					 */
+#define CCID_EV_CMD_COPY	0x20	/* a piece of a chained command: copy
+					 * res->copy_len bytes from
+					 * res->copy_src to res->copy_dst, then
+					 * call ccid_cmd_copied()
+					 */
+#define CCID_EV_RSP_NEXT	0x40	/* the host asks for the next chunk of
+					 * a chained response: bytes
+					 * res->copy_off .. + res->copy_len of
+					 * it go after the header of a message,
+					 * then call ccid_rsp_chunk()
+					 */
 
 struct ccid_result {
 	u32 reply_len;		/* > 0: a reply of this length is in out,
@@ -203,18 +248,24 @@ struct ccid_result {
 	u32 slot;		/* slot the events concern */
 	u32 id;			/* CCID_EV_APDU */
 	u32 abort_id;		/* CCID_EV_ABORT */
+	/* CCID_EV_CMD_COPY, CCID_EV_RSP_NEXT */
+	u32 gen;		/* to hand back when the copy is done */
+	const u8 *copy_src;
+	u8 *copy_dst;
+	u32 copy_off;
+	u32 copy_len;
 };
 
 /* Configuration */
 void ccid_config_default(struct ccid_config *cfg);
 int ccid_config_check(const struct ccid_config *cfg);	/* 0 or -EINVAL */
-/* The 54-byte class descriptor, bLength and bDescriptorType included */
+/* The class descriptor, bLength and bDescriptorType included */
 void ccid_build_class_desc(const struct ccid_config *cfg,
-			   u8 desc[CCID_DESC_LEN]);
+			   struct ccid_descriptor *desc);
 
 /*
  * Bytes of buffer memory an engine with this configuration needs: one
- * command and one response buffer per slot.
+ * buffer per slot in which the pieces of a chained command are joined.
  */
 size_t ccid_engine_buf_size(const struct ccid_config *cfg);
 /* cfg must pass ccid_config_check(); buf has ccid_engine_buf_size() bytes */
@@ -229,30 +280,78 @@ u32 ccid_msg_total_len(const u8 *hdr);
 
 /*
  * Handle one PC_to_RDR message, the whole bulk-out transfer of len bytes.
- * out has out_size >= cfg.max_msg_len bytes. Fills res; res->reply_len is 0
- * when nothing is to be sent now (an APDU went to userspace, or the message
- * was too short to answer and was dropped).
+ * A reply the engine builds itself goes into out, which has out_size >=
+ * CCID_SMALL_REPLY_MAX bytes. Fills res; res->reply_len is 0 when nothing
+ * is to be sent now (an APDU went to userspace, a copy job was handed out,
+ * or the message was too short to answer and was dropped).
+ *
+ * Nothing is copied here but headers and ATRs: a whole command APDU stays
+ * where it lies in msg (CCID_EV_APDU_IN_MSG); the piece of a chained
+ * command is copied by the caller (CCID_EV_CMD_COPY), outside its lock if
+ * it likes, and so is the next chunk of a chained response
+ * (CCID_EV_RSP_NEXT). While a slot has a copy job out, its commands are
+ * answered "slot busy".
  */
 void ccid_handle_msg(struct ccid_engine *e, const u8 *msg, u32 len,
 		     u8 *out, u32 out_size, struct ccid_result *res);
 
 /*
- * The pending command APDU of a slot, valid while that id is pending:
- * returns its length and sets *apdu, or -ESTALE if id is not pending on
- * slot.
+ * The caller did the CCID_EV_CMD_COPY job of slot with generation gen.
+ * Fills res like ccid_handle_msg(): the empty DataBlock that asks for the
+ * next piece, or the joined APDU (CCID_EV_APDU), or a failure. -ESTALE if
+ * the chain was dropped meanwhile (nothing to send), -EINVAL if the slot
+ * had no copy job.
+ */
+int ccid_cmd_copied(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
+		    u32 out_size, struct ccid_result *res);
+
+/*
+ * The caller put the CCID_EV_RSP_NEXT chunk of slot (generation gen) at
+ * out + CCID_HDR_LEN: the DataBlock header goes in front of it, *out_len
+ * is the message's length. -ESTALE if the response was dropped meanwhile
+ * (nothing to send), -EINVAL if the slot had no such job or out is short.
+ */
+int ccid_rsp_chunk(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
+		   u32 out_size, u32 *out_len);
+
+/*
+ * The pending command APDU of a slot, valid while that id is pending and
+ * the APDU not consumed: returns its length and sets *apdu, or -ESTALE.
  */
 int ccid_pending_apdu(struct ccid_engine *e, u32 slot, u32 id,
 		      const u8 **apdu);
 
+/* The APDU of id was handed to userspace: the engine forgets where it is */
+void ccid_apdu_consumed(struct ccid_engine *e, u32 slot, u32 id);
+
+/* Whether id is the command pending on slot */
+bool ccid_id_pending(const struct ccid_engine *e, u32 slot, u32 id);
+
+/* Bytes of response data that fit in one DataBlock */
+static inline u32 ccid_rsp_room(const struct ccid_engine *e)
+{
+	return e->cfg.max_msg_len - CCID_HDR_LEN;
+}
+
 /*
- * Userspace answered APDU id on slot with rsp (SW1 SW2 included). Builds
- * the RDR_to_PC_DataBlock (the first chunk if it must be chained) into out
- * and sets *out_len. -EINVAL for a bad slot or length (< 2 or
- * > CCID_MAX_RSP_APDU), -ESTALE if id is not pending on slot.
+ * Whether userspace may answer APDU id on slot with a response of len
+ * bytes (SW1 SW2 included), without changing anything: 0, -EINVAL for a
+ * bad slot or length (< 2 or > CCID_MAX_RSP_APDU), -ESTALE if id is not
+ * pending on slot.
  */
-int ccid_apdu_reply(struct ccid_engine *e, u32 slot, u32 id,
-		    const u8 *rsp, u32 len, u8 *out, u32 out_size,
-		    u32 *out_len);
+int ccid_apdu_check(const struct ccid_engine *e, u32 slot, u32 id, u32 len);
+
+/*
+ * Userspace answered APDU id on slot with a response of len bytes. The
+ * caller has put its first min(len, ccid_rsp_room()) bytes at
+ * out + CCID_HDR_LEN; the engine writes the RDR_to_PC_DataBlock header in
+ * front of them and sets *out_len. A longer response is chained: the
+ * caller keeps it and hands the rest over chunk by chunk as the host asks
+ * for it (CCID_EV_RSP_NEXT). Errors as ccid_apdu_check(), and -EINVAL if
+ * out_size cannot hold the message.
+ */
+int ccid_apdu_reply(struct ccid_engine *e, u32 slot, u32 id, u32 len,
+		    u8 *out, u32 out_size, u32 *out_len);
 
 /* Answer pending APDU id with bmCommandStatus failed and bError error */
 int ccid_apdu_fail(struct ccid_engine *e, u32 slot, u32 id, u8 error,

@@ -6,17 +6,37 @@
  * interrupt-in endpoints) to the USB host and one character device,
  * /dev/ccidg<N>, to a userspace daemon that provides the cards. The CCID
  * protocol itself lives in ccid_engine.c; this file moves bytes between
- * the endpoints, the engine and the character device.
+ * the endpoints, the engine and the character device, copying as little
+ * as it can:
  *
- * Locking: one spinlock (f_ccid.lock, taken with irqsave) protects the
- * engine and every piece of state below it. It is never held across
- * usb_ep_queue() or usb_ep_disable(): a UDC may give a request back from
- * inside those calls, and the completion handlers take the lock.
+ * - bulk-out: a message is received in place into one of a few buffers
+ *   (header first: a message need not end with a short packet). A command
+ *   APDU stays where it arrived until read() copies it to userspace. Only
+ *   the pieces of a chained command are copied, into the slot's buffer in
+ *   the engine, and that happens in process context (copy_work).
+ * - bulk-in: every slot has an IN request of its own. write() copies the
+ *   response APDU from userspace straight into it, after the 10-byte
+ *   header that the engine writes in place. Replies to the host's own
+ *   commands (status, parameters, an ATR, errors) and time extensions go
+ *   through a few small requests. Several requests may be queued at once.
  *
- * Lifetime: f_ccid embeds the struct device of the character device, whose
- * release callback frees it. An open file pins the cdev, the cdev pins the
- * device, so an open file keeps f_ccid alive after unbind and after the
- * function is freed; it then only gets errors.
+ * Locking: one spinlock, f_ccid.lock, taken with irqsave, protects the
+ * engine and every piece of state below it. It is held across the calls
+ * into the UDC that can give a request back (usb_ep_queue(),
+ * usb_ep_dequeue(), usb_ep_disable()), so that nothing can come between
+ * building a request and queueing it: a reset (set_alt, disable) cannot
+ * slip in and make a request of the old session go out in the new one. A
+ * UDC may give a request back from inside such a call (dummy_hcd does it
+ * for short IN transfers), on the same CPU: see ccid_udc_begin(). Copies
+ * to and from userspace happen with no lock held, into buffers reserved
+ * for the purpose (a slot's IN request marked filling, an OUT buffer
+ * pinned).
+ *
+ * Lifetime: each binding has a struct ccid_node (the char device's struct
+ * device and cdev), which holds a reference on the f_ccid. An open file
+ * pins the cdev, the cdev pins the node, so an open file keeps the f_ccid
+ * alive after unbind and after the function is freed; it then only gets
+ * errors.
  */
 
 #include <linux/cdev.h>
@@ -26,6 +46,7 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kernel.h>
+#include <linux/kref.h>
 #include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -36,6 +57,7 @@
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/usb/ch9.h>
 #include <linux/usb/composite.h>
 #include <linux/usb/gadget.h>
@@ -43,14 +65,9 @@
 
 #include "ccid_compat.h"
 #include "ccid_engine.h"
+#include "u_ccid.h"
 
 #define CCIDG_MINORS		16
-
-/* Bulk-in reply buffers: one per slot (the answer to its pending
- * command), two for answers to host messages, and one scratch buffer that
- * is never queued (see ccid_get_buf()).
- */
-#define CCID_NBUFS_MAX		(CCID_MAX_SLOTS + 2)
 
 /* Events: host events are dropped beyond this many; APDU events are never
  * dropped and there is at most one per slot.
@@ -65,26 +82,50 @@
  */
 #define CCID_TE_INTERVAL	HZ
 #define CCID_TE_MULT		1
+/* After a failed usb_ep_queue(), try again this much later */
+#define CCID_RETRY_DELAY	msecs_to_jiffies(20)
 
 #define CCID_NOTIFY_BUF		8	/* interrupt-in wMaxPacketSize */
-#define CCID_RX_ALIGN		1024	/* largest bulk wMaxPacketSize */
+/* A bulk-out transfer is a whole number of packets: it may end up to a
+ * packet (1024 bytes at super speed) past the end of the message
+ */
+#define CCID_RX_SLACK		1024
+/* Small IN requests: one for the reply to the message being received,
+ * one for each slot (a time extension, or a chained command's piece),
+ * one spare
+ */
+#define CCID_NSMALL(cfg)	((cfg)->nslots + 2)
+#define CCID_MAX_SMALL		(CCID_MAX_SLOTS + 2)
+/* OUT buffers: one for each command that may be pending, one to receive */
+#define CCID_NRX(cfg)		((cfg)->busy_slots + 1)
+#define CCID_MAX_RX		(CCID_MAX_SLOTS + 1)
 
 static int ccidg_major;
 static struct class *ccidg_class;
-
 static DEFINE_IDA(ccidg_ida);
 static DEFINE_MUTEX(ccidg_ida_lock);	/* ccidg_ida, class and region */
+/* Nodes not released yet: module exit waits for them (their release is
+ * module code)
+ */
+static atomic_t ccidg_nodes = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(ccidg_nodes_wq);
+
+#ifdef CCID_DEBUG_WINDOWS
+/*
+ * Test builds only (make ... CCID_DEBUG_WINDOWS=y): knobs that widen the
+ * windows in which requests are queued and make usb_ep_queue() fail, so
+ * that the VM tests can reach races and error paths on demand.
+ */
+static unsigned int dbg_queue_delay_us;
+module_param(dbg_queue_delay_us, uint, 0644);
+MODULE_PARM_DESC(dbg_queue_delay_us, "test builds: delay before each usb_ep_queue()");
+static unsigned int dbg_fail_queue;
+module_param(dbg_fail_queue, uint, 0644);
+MODULE_PARM_DESC(dbg_fail_queue,
+		 "test builds: fail the next usb_ep_queue() on bulk-in (1), bulk-out (2), interrupt-in (4)");
+#endif
 
 /*-------------------------------------------------------------------------*/
-
-struct f_ccid_opts {
-	struct usb_function_instance func_inst;
-	struct mutex lock;		/* everything below */
-	int refcnt;			/* functions linked into a config */
-	int minor;
-	struct ccid_config cfg;
-	bool busy_slots_set;		/* else busy_slots follows nslots */
-};
 
 enum ccid_rx_state {
 	CCID_RX_HDR,		/* waiting for the first packet of a message */
@@ -96,67 +137,129 @@ struct ccid_evq_ent {
 	u8 type;		/* enum ccidg_event_type */
 	u8 slot;
 	u32 id;
+	u32 seq;		/* tells this event from a later one */
 };
 
-struct ccid_fifo_ent {
-	u32 idx;		/* pool buffer */
-	u32 len;
+/* An OUT buffer; a message arrives in it and may stay there */
+struct ccid_rxbuf {
+	u8 *buf;
+	u32 pins;		/* a pending APDU, a copy job or read() use it */
+};
+
+/* The bulk-in side of one slot */
+struct ccid_slot_in {
+	struct usb_request *req;	/* answers the slot's commands */
+	bool busy;			/* queued, waiting to be, or filling */
+	bool filling;			/* write() or copy_work fills it */
+	bool deferred;			/* a failure reply waits for req */
+	u8 defer_hdr[CCID_HDR_LEN];
+	u8 *rsp;			/* a response too long for one
+					 * message, while it is chained out
+					 */
+	int apdu_rx;			/* OUT buffer of the pending APDU */
+	u32 apdu_id;
+	bool reading;			/* read() copies the APDU from the
+					 * engine's chaining buffer
+					 */
+	/* a copy job (CCID_EV_CMD_COPY or CCID_EV_RSP_NEXT) */
+	u32 job;
+	u32 job_gen;
+	const u8 *job_src;
+	u8 *job_dst;
+	u32 job_off, job_len;
+	int job_rx;			/* OUT buffer the piece is in */
+	int job_small;			/* small request for the reply */
 };
 
 struct ccid_file;
+struct ccid_node;
 
 struct f_ccid {
 	struct usb_function func;
-	struct device dev;
-	struct cdev *cdev;
+	struct kref ref;		/* the function and each node */
 	int minor;
 	struct ccid_config cfg;		/* fixed when the function is made */
 	u8 intf_id;
+	struct usb_composite_dev *cdev;
 
 	spinlock_t lock;		/* all that follows */
+	struct task_struct *udc_caller;	/* see ccid_udc_begin() */
 	bool bound;			/* engine and buffers exist */
 	bool online;			/* endpoints enabled by the host */
-	bool halted;			/* a queue failed; wait for set_alt */
-	bool pumping;			/* ccid_pump() is queueing requests */
+	bool kicking;			/* ccid_kick() is running */
+	bool kick_again;		/* ...and should look once more */
+	bool retry_pending;		/* a queue failed, the timer retries */
 	u32 gen;			/* bumped at every bind */
+	struct ccid_node *node;		/* char device of this binding */
 	struct ccid_file *owner;	/* the O_RDWR opener */
 	struct ccid_engine eng;
 	u8 *eng_buf;
+	u32 queued;			/* requests on the endpoints */
+	u32 users;			/* copies made outside the lock */
+	wait_queue_head_t idle_wq;	/* unbind waits for both to be 0 */
 
 	struct usb_ep *in_ep, *out_ep, *intr_ep;
-	struct usb_request *in_req, *out_req, *intr_req;
-	bool in_busy, out_busy, intr_busy;
-	bool notify_all;		/* report every slot on connect */
 
-	/* bulk-out framing */
-	u8 *rx_buf;
+	/* bulk-out */
+	struct usb_request *out_req;
+	bool out_queued;
+	struct ccid_rxbuf rx[CCID_MAX_RX];
+	u32 nrx;
 	u32 rx_size;
+	int rx_cur;			/* buffer receiving a message, or -1 */
+	int rx_small;			/* small request for its reply, or -1 */
 	u32 mps;			/* bulk-out wMaxPacketSize */
 	enum ccid_rx_state rx_state;
+	u8 rx_slot;			/* bSlot of the message in BODY state */
+	bool rx_resync;			/* drop what the queued request brings */
 	u32 rx_have;			/* bytes of the message received */
 	u32 rx_total;			/* its announced total length */
 	u32 rx_req_len;			/* length of the queued request */
 	u32 rx_discard;			/* bytes still to skip */
 
-	/* bulk-in replies: a FIFO of pool buffers */
-	u8 *pool;
-	u32 bufsz;			/* cfg.max_msg_len */
-	u32 nbufs;			/* queueable buffers; pool has one more */
-	u32 nfree;
-	u32 free_idx[CCID_NBUFS_MAX];
-	struct ccid_fifo_ent fifo[CCID_NBUFS_MAX];
-	u32 fifo_head, fifo_count;
-	u32 dropped;			/* replies lost, should stay 0 */
+	/* bulk-in */
+	struct ccid_slot_in sin[CCID_MAX_SLOTS];
+	u32 sin_size;			/* a slot request's buffer */
+	struct usb_request *small[CCID_MAX_SMALL];
+	bool small_busy[CCID_MAX_SMALL];
+	u32 nsmall;
+	struct list_head in_ready;	/* built, in the order to queue */
 
-	/* time extensions */
-	struct timer_list te_timer;
+	/* interrupt-in */
+	struct usb_request *intr_req;
+	bool intr_busy;			/* queued or waiting to be */
+	bool intr_ready;		/* built, not queued yet */
+	bool notify_all;		/* report every slot on connect */
+
+	/* time extensions and retries */
+	struct timer_list timer;
 	unsigned long te_due[CCID_MAX_SLOTS];
 	bool te_want[CCID_MAX_SLOTS];
 
+	/* chained copies, in process context */
+	struct work_struct copy_work;
+	wait_queue_head_t slot_wq;	/* a slot request became free */
+
 	/* events for the O_RDWR opener */
 	struct ccid_evq_ent evq[CCID_EVQ_LEN];
-	u32 evq_head, evq_count, evq_host;
+	u32 evq_head, evq_count, evq_host, evq_seq;
 	wait_queue_head_t read_wq;
+};
+
+/**
+ * struct ccid_node - the char device of one binding
+ * @dev: /dev/ccidg<N>'s device; its release frees the node
+ * @cdev: the char device, whose kobject holds @dev
+ * @cc: the function, with a reference
+ *
+ * A node is made at every bind and deleted at unbind (a struct device is
+ * added once in its life), so an open file of an earlier binding keeps
+ * its own node.
+ */
+struct ccid_node {
+	struct device dev;
+	struct cdev cdev;
+	struct f_ccid *cc;
 };
 
 /* One open file */
@@ -164,10 +267,8 @@ struct ccid_file {
 	struct f_ccid *cc;
 	u32 gen;			/* cc->gen when opened */
 	bool rw;			/* the owner: may read, write, insert */
-	struct mutex read_lock;		/* read_buf */
-	struct mutex write_lock;	/* write_buf */
-	u8 *read_buf;			/* CCIDG_EVENT_MAX bytes */
-	u8 *write_buf;			/* CCIDG_MAX_RSP_APDU bytes */
+	struct mutex read_lock;		/* one read() at a time */
+	struct mutex write_lock;	/* one write() at a time */
 };
 
 static inline struct f_ccid *func_to_ccid(struct usb_function *f)
@@ -181,66 +282,108 @@ static inline struct f_ccid_opts *to_ccid_opts(struct config_item *item)
 			    func_inst.group);
 }
 
-static void ccid_pump(struct f_ccid *cc);
+static void ccid_kick(struct f_ccid *cc);
 
 /*-------------------------------------------------------------------------*/
-/* Reply buffers and FIFO (cc->lock held) */
+/* Calls into the UDC (cc->lock held) */
 
-static inline u8 *ccid_buf(struct f_ccid *cc, u32 idx)
-{
-	return cc->pool + (size_t)idx * cc->bufsz;
-}
-
-/*
- * A buffer for the engine to build a reply into. Every slot with a command
- * in userspace has one reserved (ccid_pump() only accepts a host message
- * while at least two are spare), so this cannot run dry; if it ever did,
- * the scratch buffer takes the reply and ccid_fifo_push() drops it.
+/**
+ * ccid_udc_begin() - mark the start of a call into the UDC
+ * @cc: the function, cc->lock held
+ *
+ * cc->lock stays held across usb_ep_queue(), usb_ep_dequeue() and
+ * usb_ep_disable(). A completion handler that the UDC calls from inside
+ * one of them runs in the same task (or in the interrupt it runs in) and
+ * must not take cc->lock again: ccid_in_udc_call() tells it so. Any other
+ * completion, on this CPU or another, finds a different task and takes
+ * the lock as usual. The handler then only records what happened and
+ * leaves the queueing to the ccid_kick() loop that called the UDC.
  */
-static u32 ccid_get_buf(struct f_ccid *cc)
+static void ccid_udc_begin(struct f_ccid *cc)
 {
-	if (!cc->nfree)
-		return cc->nbufs;
-	return cc->free_idx[--cc->nfree];
+	lockdep_assert_held(&cc->lock);
+	WRITE_ONCE(cc->udc_caller, current);
 }
 
-static void ccid_put_buf(struct f_ccid *cc, u32 idx)
+static void ccid_udc_end(struct f_ccid *cc)
 {
-	if (idx < cc->nbufs && cc->nfree < cc->nbufs)
-		cc->free_idx[cc->nfree++] = idx;
+	WRITE_ONCE(cc->udc_caller, NULL);
 }
 
-static void ccid_fifo_push(struct f_ccid *cc, u32 idx, u32 len)
+static bool ccid_in_udc_call(struct f_ccid *cc)
 {
-	struct ccid_fifo_ent *ent;
+	return READ_ONCE(cc->udc_caller) == current;
+}
 
-	if (idx >= cc->nbufs || !len || len > cc->bufsz ||
-	    cc->fifo_count >= cc->nbufs) {
-		if (len)
-			cc->dropped++;
-		ccid_put_buf(cc, idx);
-		return;
+#ifdef CCID_DEBUG_WINDOWS
+static int ccid_dbg_queue(struct f_ccid *cc, struct usb_ep *ep)
+{
+	unsigned int bit = ep == cc->in_ep ? 1 : ep == cc->out_ep ? 2 : 4;
+	unsigned int us = READ_ONCE(dbg_queue_delay_us);
+
+	if (us) {
+		mdelay(us / 1000);
+		udelay(us % 1000);
 	}
-	ent = &cc->fifo[(cc->fifo_head + cc->fifo_count) % cc->nbufs];
-	ent->idx = idx;
-	ent->len = len;
-	cc->fifo_count++;
-}
-
-static void ccid_fifo_flush(struct f_ccid *cc)
-{
-	while (cc->fifo_count) {
-		ccid_put_buf(cc, cc->fifo[cc->fifo_head].idx);
-		cc->fifo_head = (cc->fifo_head + 1) % cc->nbufs;
-		cc->fifo_count--;
+	if (READ_ONCE(dbg_fail_queue) & bit) {
+		WRITE_ONCE(dbg_fail_queue, dbg_fail_queue & ~bit);
+		return -EIO;
 	}
-	cc->fifo_head = 0;
+	return 0;
+}
+#else
+static inline int ccid_dbg_queue(struct f_ccid *cc, struct usb_ep *ep)
+{
+	return 0;
+}
+#endif
+
+static int ccid_queue(struct f_ccid *cc, struct usb_ep *ep,
+		      struct usb_request *req)
+{
+	int ret;
+
+	ret = ccid_dbg_queue(cc, ep);
+	if (ret)
+		return ret;
+	ccid_udc_begin(cc);
+	cc->queued++;
+	ret = usb_ep_queue(ep, req, GFP_ATOMIC);
+	if (ret)
+		cc->queued--;
+	ccid_udc_end(cc);
+	return ret;
 }
 
-/* Buffers neither free nor queued that the pending commands will need */
-static inline int ccid_spare(struct f_ccid *cc)
+static void ccid_disable_eps(struct f_ccid *cc)
 {
-	return (int)cc->nfree - (int)cc->eng.nbusy;
+	ccid_udc_begin(cc);
+	usb_ep_disable(cc->in_ep);
+	usb_ep_disable(cc->out_ep);
+	usb_ep_disable(cc->intr_ep);
+	ccid_udc_end(cc);
+}
+
+/* A request came back (cc->lock held) */
+static void ccid_given_back(struct f_ccid *cc)
+{
+	if (!WARN_ON_ONCE(!cc->queued))
+		cc->queued--;
+	if (!cc->queued)
+		wake_up_all(&cc->idle_wq);
+}
+
+/* A queue failed: try again shortly, unless the host is gone */
+static void ccid_queue_failed(struct f_ccid *cc, struct usb_ep *ep, int ret)
+{
+	if (cc->online)
+		dev_warn_ratelimited(&cc->cdev->gadget->dev,
+				     "ccid: queue on %s failed (%d), retrying\n",
+				     ep->name, ret);
+	if (!cc->retry_pending && cc->online) {
+		cc->retry_pending = true;
+		timer_reduce(&cc->timer, jiffies + CCID_RETRY_DELAY);
+	}
 }
 
 /*-------------------------------------------------------------------------*/
@@ -287,17 +430,19 @@ static void ccid_evq_push(struct f_ccid *cc, u8 type, u32 slot, u32 id)
 		/* a slot has one pending command: older ones are stale */
 		ccid_evq_del_apdu(cc, slot, 0);
 	} else if (cc->evq_host >= CCID_EVQ_HOST) {
-		pr_warn_ratelimited("ccidg%d: event queue full, event %u dropped\n",
-				    cc->minor, type);
+		dev_warn_ratelimited(&cc->cdev->gadget->dev,
+				     "ccidg%d: event queue full, event %u dropped\n",
+				     cc->minor, type);
 		return;
 	}
-	if (cc->evq_count >= CCID_EVQ_LEN)
+	if (WARN_ON_ONCE(cc->evq_count >= CCID_EVQ_LEN))
 		return;		/* cannot happen, see CCID_EVQ_LEN */
 
 	ev = &cc->evq[(cc->evq_head + cc->evq_count) % CCID_EVQ_LEN];
 	ev->type = type;
 	ev->slot = slot;
 	ev->id = id;
+	ev->seq = ++cc->evq_seq;
 	cc->evq_count++;
 	if (type != CCIDG_EV_APDU)
 		cc->evq_host++;
@@ -322,16 +467,117 @@ static void ccid_aborted(struct f_ccid *cc, u32 slot, u32 id)
 }
 
 /*-------------------------------------------------------------------------*/
+/* Buffers and requests (cc->lock held) */
+
+static void ccid_rx_unpin(struct f_ccid *cc, int i)
+{
+	if (i >= 0 && !WARN_ON_ONCE(!cc->rx[i].pins))
+		cc->rx[i].pins--;
+}
+
+/* The OUT buffer of a slot's APDU is released once the APDU is gone */
+static void ccid_unpin_stale(struct f_ccid *cc)
+{
+	u32 s;
+
+	for (s = 0; s < cc->cfg.nslots; s++) {
+		struct ccid_slot_in *si = &cc->sin[s];
+
+		if (si->apdu_rx >= 0 &&
+		    !ccid_id_pending(&cc->eng, s, si->apdu_id)) {
+			ccid_rx_unpin(cc, si->apdu_rx);
+			si->apdu_rx = -1;
+		}
+	}
+}
+
+static int ccid_small_get(struct f_ccid *cc)
+{
+	u32 i;
+
+	for (i = 0; i < cc->nsmall; i++) {
+		if (!cc->small_busy[i]) {
+			cc->small_busy[i] = true;
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void ccid_small_put(struct f_ccid *cc, int i)
+{
+	if (i >= 0)
+		cc->small_busy[i] = false;
+}
+
+/* Queue req after everything built before it */
+static void ccid_in_ready(struct f_ccid *cc, struct usb_request *req, u32 len)
+{
+	req->length = len;
+	list_add_tail(&req->list, &cc->in_ready);
+}
+
+/* Send small request i with the len bytes built in it, or free it */
+static void ccid_small_send(struct f_ccid *cc, int i, u32 len)
+{
+	if (i < 0)
+		return;
+	if (len && cc->online)
+		ccid_in_ready(cc, cc->small[i], len);
+	else
+		ccid_small_put(cc, i);
+}
+
+/*
+ * A failure reply (a header) for the command pending on slot goes out on
+ * the slot's request; if that is still busy with the previous answer,
+ * once it is free.
+ */
+static u8 *ccid_fail_buf(struct f_ccid *cc, u32 slot)
+{
+	struct ccid_slot_in *si = &cc->sin[slot];
+
+	return si->busy ? si->defer_hdr : si->req->buf;
+}
+
+static void ccid_fail_send(struct f_ccid *cc, u32 slot, u32 len)
+{
+	struct ccid_slot_in *si = &cc->sin[slot];
+
+	if (!len || !cc->online)
+		return;
+	if (si->busy) {
+		si->deferred = true;
+		return;
+	}
+	si->busy = true;
+	ccid_in_ready(cc, si->req, len);
+}
+
+/* The slot's request is free again: a deferred failure goes now */
+static void ccid_sin_release(struct f_ccid *cc, u32 slot)
+{
+	struct ccid_slot_in *si = &cc->sin[slot];
+
+	si->busy = false;
+	si->filling = false;
+	if (si->deferred && cc->online) {
+		si->deferred = false;
+		memcpy(si->req->buf, si->defer_hdr, CCID_HDR_LEN);
+		si->busy = true;
+		ccid_in_ready(cc, si->req, CCID_HDR_LEN);
+	}
+	si->deferred = false;
+	wake_up_all(&cc->slot_wq);
+}
+
+/*-------------------------------------------------------------------------*/
 /* Engine results (cc->lock held) */
 
-static void ccid_apply(struct f_ccid *cc, u32 idx, const struct ccid_result *res)
+/* Events of a message or request, for userspace and the timer */
+static void ccid_apply(struct f_ccid *cc, const struct ccid_result *res)
 {
 	u32 slot = res->slot;
-
-	if (res->reply_len)
-		ccid_fifo_push(cc, idx, res->reply_len);
-	else
-		ccid_put_buf(cc, idx);
 
 	if (slot >= cc->cfg.nslots)
 		return;
@@ -345,152 +591,78 @@ static void ccid_apply(struct f_ccid *cc, u32 idx, const struct ccid_result *res
 		ccid_evq_push(cc, CCIDG_EV_APDU, slot, res->id);
 		cc->te_want[slot] = false;
 		cc->te_due[slot] = jiffies + CCID_TE_INTERVAL;
-		timer_reduce(&cc->te_timer, cc->te_due[slot]);
+		timer_reduce(&cc->timer, cc->te_due[slot]);
 	}
+	ccid_unpin_stale(cc);
 }
 
-/* A complete (or truncated) bulk-out message */
-static void ccid_deliver(struct f_ccid *cc, const u8 *msg, u32 len)
+/* Hand a copy job to copy_work */
+static void ccid_job(struct f_ccid *cc, const struct ccid_result *res,
+		     int rx, int small)
 {
-	struct ccid_result res;
-	u32 idx = ccid_get_buf(cc);
+	struct ccid_slot_in *si = &cc->sin[res->slot];
 
-	ccid_handle_msg(&cc->eng, msg, len, ccid_buf(cc, idx), cc->bufsz,
-			&res);
-	ccid_apply(cc, idx, &res);
+	si->job = res->events & (CCID_EV_CMD_COPY | CCID_EV_RSP_NEXT);
+	si->job_gen = res->gen;
+	si->job_src = res->copy_src;
+	si->job_dst = res->copy_dst;
+	si->job_off = res->copy_off;
+	si->job_len = res->copy_len;
+	si->job_rx = rx;
+	if (rx >= 0)
+		cc->rx[rx].pins++;
+	si->job_small = small;
+	queue_work(system_wq, &cc->copy_work);
+}
+
+/*
+ * A complete (or truncated) bulk-out message in rx buffer cc->rx_cur:
+ * the engine answers it, keeps its APDU where it lies, or hands out a
+ * copy job.
+ */
+static void ccid_deliver(struct f_ccid *cc, u32 len)
+{
+	int rx = cc->rx_cur, small = cc->rx_small;
+	struct ccid_result res;
+	u8 *out = cc->small[small]->buf;
+
+	cc->rx_small = -1;
+	ccid_handle_msg(&cc->eng, cc->rx[rx].buf, len, out,
+			CCID_SMALL_REPLY_MAX, &res);
+	if (res.reply_len) {
+		ccid_small_send(cc, small, res.reply_len);
+		small = -1;
+	}
+	if (res.events & (CCID_EV_APDU_IN_MSG | CCID_EV_CMD_COPY))
+		cc->rx_cur = -1;	/* it stays in use: receive elsewhere */
+	if (res.events & CCID_EV_APDU_IN_MSG) {
+		cc->sin[res.slot].apdu_rx = rx;
+		cc->sin[res.slot].apdu_id = res.id;
+		cc->rx[rx].pins++;
+	}
+	if (res.events & CCID_EV_CMD_COPY) {
+		/* the chain ack goes out on the reserved small request */
+		ccid_job(cc, &res, rx, small);
+		small = -1;
+	} else if (res.events & CCID_EV_RSP_NEXT) {
+		ccid_job(cc, &res, -1, -1);
+	}
+	ccid_small_put(cc, small);
+	ccid_apply(cc, &res);
 }
 
 /*-------------------------------------------------------------------------*/
-/* Requests */
+/* Queueing */
 
-/*
- * Queue whatever can be queued: the next reply on bulk-in, the next
- * bulk-out request, a slot change on interrupt-in. The lock is dropped
- * around usb_ep_queue(); a completion that runs meanwhile (on this CPU,
- * from inside usb_ep_queue(), or on another one) finds pumping set and
- * leaves the work to the loop here, which looks again before it stops.
- */
-static void ccid_pump(struct f_ccid *cc)
+/* A free OUT buffer for the next message, or -1 */
+static int ccid_rx_pick(struct f_ccid *cc)
 {
-	struct usb_request *req;
-	struct usb_ep *ep;
-	unsigned long flags;
-	bool *busy;
-	u32 len, s;
-	int ret;
+	u32 i;
 
-	spin_lock_irqsave(&cc->lock, flags);
-	if (cc->pumping) {
-		spin_unlock_irqrestore(&cc->lock, flags);
-		return;
-	}
-	cc->pumping = true;
-
-	while (cc->online && !cc->halted) {
-		ep = NULL;
-		if (!cc->in_busy && cc->fifo_count) {
-			struct ccid_fifo_ent *ent = &cc->fifo[cc->fifo_head];
-
-			memcpy(cc->in_req->buf, ccid_buf(cc, ent->idx),
-			       ent->len);
-			cc->in_req->length = ent->len;
-			ccid_put_buf(cc, ent->idx);
-			cc->fifo_head = (cc->fifo_head + 1) % cc->nbufs;
-			cc->fifo_count--;
-			ep = cc->in_ep;
-		} else if (!cc->in_busy) {
-			for (s = 0; s < cc->cfg.nslots && !ep; s++) {
-				if (!cc->te_want[s])
-					continue;
-				cc->te_want[s] = false;
-				if (!ccid_time_extension(&cc->eng, s,
-							 CCID_TE_MULT,
-							 cc->in_req->buf,
-							 cc->bufsz, &len)) {
-					cc->in_req->length = len;
-					ep = cc->in_ep;
-				}
-			}
-		}
-		if (ep) {
-			req = cc->in_req;
-			busy = &cc->in_busy;
-		} else if (!cc->out_busy && ccid_spare(cc) >= 2) {
-			req = cc->out_req;
-			switch (cc->rx_state) {
-			case CCID_RX_BODY:
-				req->buf = cc->rx_buf + cc->rx_have;
-				len = roundup(cc->rx_total - cc->rx_have,
-					      cc->mps);
-				len = min(len, cc->rx_size - cc->rx_have);
-				break;
-			case CCID_RX_DISCARD:
-				req->buf = cc->rx_buf;
-				len = min_t(u32, roundup(cc->rx_discard, cc->mps),
-					    cc->rx_size);
-				break;
-			default:
-				req->buf = cc->rx_buf;
-				len = cc->mps;
-				break;
-			}
-			req->length = len;
-			cc->rx_req_len = len;
-			ep = cc->out_ep;
-			busy = &cc->out_busy;
-		} else if (!cc->intr_busy) {
-			req = cc->intr_req;
-			if (cc->notify_all)
-				len = ccid_build_notify_all(&cc->eng, req->buf,
-							    CCID_NOTIFY_BUF);
-			else
-				len = ccid_build_notify(&cc->eng, req->buf,
-							CCID_NOTIFY_BUF);
-			cc->notify_all = false;
-			if (!len)
-				break;
-			req->length = len;
-			ep = cc->intr_ep;
-			busy = &cc->intr_busy;
-		} else {
-			break;
-		}
-
-		*busy = true;
-		spin_unlock_irqrestore(&cc->lock, flags);
-		ret = usb_ep_queue(ep, req, GFP_ATOMIC);
-		spin_lock_irqsave(&cc->lock, flags);
-		if (ret) {
-			/* the endpoint is going away: stop until set_alt */
-			*busy = false;
-			cc->halted = true;
-		}
-	}
-
-	cc->pumping = false;
-	spin_unlock_irqrestore(&cc->lock, flags);
-}
-
-static void ccid_in_complete(struct usb_ep *ep, struct usb_request *req)
-{
-	struct f_ccid *cc = req->context;
-	unsigned long flags;
-
-	spin_lock_irqsave(&cc->lock, flags);
-	cc->in_busy = false;
-	spin_unlock_irqrestore(&cc->lock, flags);
-	ccid_pump(cc);
-}
-
-static void ccid_intr_complete(struct usb_ep *ep, struct usb_request *req)
-{
-	struct f_ccid *cc = req->context;
-	unsigned long flags;
-
-	spin_lock_irqsave(&cc->lock, flags);
-	cc->intr_busy = false;
-	spin_unlock_irqrestore(&cc->lock, flags);
-	ccid_pump(cc);
+	for (i = 0; i < cc->nrx; i++)
+		if (!cc->rx[i].pins)
+			return i;
+	return -1;
 }
 
 /*
@@ -500,11 +672,215 @@ static void ccid_intr_complete(struct usb_ep *ep, struct usb_request *req)
  * the transfer then ends exactly at the end of the message or earlier at
  * a short packet. A message longer than dwMaxCCIDMessageLength is handed
  * to the engine as far as it came (the engine answers bad dwLength) and
- * the rest of it is skipped.
+ * the rest of it is skipped. The request is only queued with a small IN
+ * request reserved for the reply, so a host that does not read bulk-in
+ * stops being read from.
  */
+static void ccid_queue_out(struct f_ccid *cc)
+{
+	struct usb_request *req = cc->out_req;
+	u8 *base;
+	u32 len;
+	int ret;
+
+	if (cc->out_queued)
+		return;
+	if (cc->rx_cur < 0) {
+		/* a new message only: a message never changes buffer */
+		if (cc->rx_state == CCID_RX_BODY)
+			return;
+		cc->rx_cur = ccid_rx_pick(cc);
+		if (cc->rx_cur < 0)
+			return;
+	}
+	if (cc->rx_small < 0) {
+		cc->rx_small = ccid_small_get(cc);
+		if (cc->rx_small < 0)
+			return;
+	}
+	base = cc->rx[cc->rx_cur].buf;
+	switch (cc->rx_state) {
+	case CCID_RX_BODY:
+		req->buf = base + cc->rx_have;
+		len = roundup(cc->rx_total - cc->rx_have, cc->mps);
+		len = min(len, cc->rx_size - cc->rx_have);
+		break;
+	case CCID_RX_DISCARD:
+		req->buf = base;
+		len = min_t(u32, roundup(cc->rx_discard, cc->mps),
+			    cc->rx_size);
+		break;
+	default:
+		req->buf = base;
+		len = cc->mps;
+		break;
+	}
+	req->length = len;
+	cc->rx_req_len = len;
+	cc->out_queued = true;
+	ret = ccid_queue(cc, cc->out_ep, req);
+	if (ret) {
+		cc->out_queued = false;
+		ccid_queue_failed(cc, cc->out_ep, ret);
+	}
+}
+
+/* Queue what is ready for bulk-in, in order; stop at the first failure */
+static void ccid_queue_in(struct f_ccid *cc)
+{
+	struct usb_request *req;
+	int ret;
+
+	while (!list_empty(&cc->in_ready)) {
+		req = list_first_entry(&cc->in_ready, struct usb_request, list);
+		list_del_init(&req->list);
+		ret = ccid_queue(cc, cc->in_ep, req);
+		if (ret) {
+			list_add(&req->list, &cc->in_ready);
+			ccid_queue_failed(cc, cc->in_ep, ret);
+			return;
+		}
+	}
+}
+
+/* Time extensions the timer asked for, each on a small request */
+static void ccid_build_te(struct f_ccid *cc)
+{
+	u32 s, len;
+	int i;
+
+	for (s = 0; s < cc->cfg.nslots; s++) {
+		if (!cc->te_want[s])
+			continue;
+		i = ccid_small_get(cc);
+		if (i < 0)
+			return;		/* the next tick tries again */
+		cc->te_want[s] = false;
+		if (ccid_time_extension(&cc->eng, s, CCID_TE_MULT,
+					cc->small[i]->buf,
+					CCID_SMALL_REPLY_MAX, &len))
+			len = 0;
+		ccid_small_send(cc, i, len);
+	}
+}
+
+static void ccid_queue_intr(struct f_ccid *cc)
+{
+	struct usb_request *req = cc->intr_req;
+	u32 len;
+	int ret;
+
+	if (!cc->intr_busy) {
+		if (cc->notify_all)
+			len = ccid_build_notify_all(&cc->eng, req->buf,
+						    CCID_NOTIFY_BUF);
+		else
+			len = ccid_build_notify(&cc->eng, req->buf,
+						CCID_NOTIFY_BUF);
+		cc->notify_all = false;
+		if (!len)
+			return;
+		req->length = len;
+		cc->intr_busy = true;
+		cc->intr_ready = true;
+	}
+	if (!cc->intr_ready)
+		return;
+	cc->intr_ready = false;
+	ret = ccid_queue(cc, cc->intr_ep, req);
+	if (ret) {
+		cc->intr_ready = true;	/* the same message, later */
+		ccid_queue_failed(cc, cc->intr_ep, ret);
+	}
+}
+
+/**
+ * ccid_kick() - queue whatever can be queued
+ * @cc: the function, cc->lock held
+ *
+ * Bulk-in replies in the order they were built, the next bulk-out
+ * request, time extensions, a slot change on interrupt-in. A completion
+ * that the UDC runs from inside one of these calls sets kick_again, and
+ * the loop looks once more.
+ */
+static void ccid_kick(struct f_ccid *cc)
+{
+	lockdep_assert_held(&cc->lock);
+	if (cc->kicking) {
+		cc->kick_again = true;
+		return;
+	}
+	cc->kicking = true;
+	do {
+		cc->kick_again = false;
+		if (!cc->online || !cc->bound)
+			break;
+		ccid_build_te(cc);
+		ccid_queue_in(cc);
+		ccid_queue_out(cc);
+		ccid_queue_intr(cc);
+	} while (cc->kick_again);
+	cc->kicking = false;
+}
+
+/*-------------------------------------------------------------------------*/
+/* Completions */
+
+/* The request of slot or a small one came back (cc->lock held) */
+static void ccid_in_done(struct f_ccid *cc, struct usb_request *req)
+{
+	long i = (long)req->context;
+
+	ccid_given_back(cc);
+	if (i < CCID_MAX_SLOTS)
+		ccid_sin_release(cc, i);
+	else
+		ccid_small_put(cc, i - CCID_MAX_SLOTS);
+	cc->kick_again = true;
+}
+
+static void ccid_in_complete(struct usb_ep *ep, struct usb_request *req)
+{
+	struct f_ccid *cc = ep->driver_data;
+	unsigned long flags;
+
+	if (ccid_in_udc_call(cc)) {
+		ccid_in_done(cc, req);
+		return;
+	}
+	spin_lock_irqsave(&cc->lock, flags);
+	ccid_in_done(cc, req);
+	ccid_kick(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
+}
+
+static void ccid_intr_done(struct f_ccid *cc)
+{
+	ccid_given_back(cc);
+	cc->intr_busy = false;
+	cc->kick_again = true;
+}
+
+static void ccid_intr_complete(struct usb_ep *ep, struct usb_request *req)
+{
+	struct f_ccid *cc = ep->driver_data;
+	unsigned long flags;
+
+	if (ccid_in_udc_call(cc)) {
+		ccid_intr_done(cc);
+		return;
+	}
+	spin_lock_irqsave(&cc->lock, flags);
+	ccid_intr_done(cc);
+	ccid_kick(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
+}
+
+/* actual bytes of the current message arrived (see ccid_queue_out()) */
 static void ccid_rx(struct f_ccid *cc, u32 actual)
 {
 	bool short_xfer = actual < cc->rx_req_len;
+	u8 *hdr = cc->rx[cc->rx_cur].buf;
 	u32 total;
 
 	switch (cc->rx_state) {
@@ -512,14 +888,15 @@ static void ccid_rx(struct f_ccid *cc, u32 actual)
 		if (!actual)
 			break;		/* a stray zero-length packet */
 		if (actual < CCID_HDR_LEN || short_xfer) {
-			ccid_deliver(cc, cc->rx_buf, actual);
+			ccid_deliver(cc, actual);
 			break;
 		}
-		total = ccid_msg_total_len(cc->rx_buf);
+		total = ccid_msg_total_len(hdr);
+		cc->rx_slot = hdr[5];
 		if (total <= actual) {
-			ccid_deliver(cc, cc->rx_buf, actual);
+			ccid_deliver(cc, actual);
 		} else if (total > cc->cfg.max_msg_len) {
-			ccid_deliver(cc, cc->rx_buf, actual);
+			ccid_deliver(cc, actual);
 			cc->rx_discard = total - actual;
 			cc->rx_state = CCID_RX_DISCARD;
 		} else {
@@ -530,8 +907,8 @@ static void ccid_rx(struct f_ccid *cc, u32 actual)
 		break;
 	case CCID_RX_BODY:
 		cc->rx_have += actual;
-		ccid_deliver(cc, cc->rx_buf, cc->rx_have);
 		cc->rx_state = CCID_RX_HDR;
+		ccid_deliver(cc, cc->rx_have);
 		break;
 	case CCID_RX_DISCARD:
 		cc->rx_discard -= min(cc->rx_discard, actual);
@@ -541,45 +918,63 @@ static void ccid_rx(struct f_ccid *cc, u32 actual)
 	}
 }
 
+static void ccid_out_done(struct f_ccid *cc, struct usb_request *req)
+{
+	ccid_given_back(cc);
+	cc->out_queued = false;
+	cc->kick_again = true;
+	if (!cc->online || !cc->bound)
+		return;
+	if (cc->rx_resync) {
+		/* the rest of a message the host gave up on */
+		cc->rx_resync = false;
+		cc->rx_state = CCID_RX_HDR;
+		return;
+	}
+	switch (req->status) {
+	case 0:
+		ccid_rx(cc, min(req->actual, cc->rx_req_len));
+		break;
+	case -ECONNABORTED:
+	case -ECONNRESET:
+	case -ESHUTDOWN:
+		cc->rx_state = CCID_RX_HDR;
+		break;
+	default:
+		/* e.g. -EOVERFLOW: lose the message, resync */
+		cc->eng.stats.bad_msgs++;
+		cc->rx_state = CCID_RX_HDR;
+		break;
+	}
+}
+
 static void ccid_out_complete(struct usb_ep *ep, struct usb_request *req)
 {
-	struct f_ccid *cc = req->context;
+	struct f_ccid *cc = ep->driver_data;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cc->lock, flags);
-	cc->out_busy = false;
-	if (cc->online && cc->bound) {
-		switch (req->status) {
-		case 0:
-			ccid_rx(cc, min(req->actual, cc->rx_req_len));
-			break;
-		case -ECONNABORTED:
-		case -ECONNRESET:
-		case -ESHUTDOWN:
-			cc->rx_state = CCID_RX_HDR;
-			break;
-		default:
-			/* e.g. -EOVERFLOW: lose the message, resync */
-			cc->eng.stats.bad_msgs++;
-			cc->rx_state = CCID_RX_HDR;
-			break;
-		}
+	if (ccid_in_udc_call(cc)) {
+		ccid_out_done(cc, req);
+		return;
 	}
+	spin_lock_irqsave(&cc->lock, flags);
+	ccid_out_done(cc, req);
+	ccid_kick(cc);
 	spin_unlock_irqrestore(&cc->lock, flags);
-	ccid_pump(cc);
 }
 
 /*-------------------------------------------------------------------------*/
-/* Time extensions */
+/* Time extensions and retries */
 
-static void ccid_te_timer(struct timer_list *t)
+static void ccid_timer(struct timer_list *t)
 {
-	struct f_ccid *cc = timer_container_of(cc, t, te_timer);
+	struct f_ccid *cc = timer_container_of(cc, t, timer);
 	unsigned long flags, now = jiffies, next = 0;
 	bool any = false;
 	u32 s;
 
 	spin_lock_irqsave(&cc->lock, flags);
+	cc->retry_pending = false;
 	if (!cc->bound || !cc->online) {
 		spin_unlock_irqrestore(&cc->lock, flags);
 		return;
@@ -596,38 +991,168 @@ static void ccid_te_timer(struct timer_list *t)
 		any = true;
 	}
 	if (any)
-		mod_timer(&cc->te_timer, next);
+		mod_timer(&cc->timer, next);
+	ccid_kick(cc);
 	spin_unlock_irqrestore(&cc->lock, flags);
-	ccid_pump(cc);
+}
+
+/*-------------------------------------------------------------------------*/
+/* Chained copies, in process context */
+
+/* Wait until the request of slot is free, then mark it filling */
+static int ccid_sin_claim(struct f_ccid *cc, u32 slot, u32 gen,
+			  unsigned long *flags, bool interruptible)
+	__must_hold(&cc->lock)
+{
+	struct ccid_slot_in *si = &cc->sin[slot];
+	int ret;
+
+	while (si->busy) {
+		spin_unlock_irqrestore(&cc->lock, *flags);
+		if (interruptible)
+			ret = wait_event_interruptible(cc->slot_wq,
+						       READ_ONCE(cc->gen) != gen ||
+						       !READ_ONCE(cc->bound) ||
+						       !READ_ONCE(si->busy));
+		else
+			ret = wait_event_timeout(cc->slot_wq,
+						 READ_ONCE(cc->gen) != gen ||
+						 !READ_ONCE(cc->bound) ||
+						 !READ_ONCE(si->busy),
+						 5 * HZ) ? 0 : -ETIMEDOUT;
+		spin_lock_irqsave(&cc->lock, *flags);
+		if (ret)
+			return ret;
+		if (cc->gen != gen || !cc->bound)
+			return -ENODEV;
+	}
+	si->busy = true;
+	si->filling = true;
+	return 0;
+}
+
+/* Do one job of slot s; called and returns with cc->lock held */
+static void ccid_do_job(struct f_ccid *cc, u32 s, unsigned long *flags)
+	__must_hold(&cc->lock)
+{
+	struct ccid_slot_in *si = &cc->sin[s];
+	u32 job = si->job, gen = cc->gen, len = 0;
+	struct ccid_result res;
+	int small, rx, ret;
+
+	si->job = 0;
+	if (job & CCID_EV_CMD_COPY) {
+		/* a read() of the slot's earlier APDU may be copying it */
+		while (si->reading) {
+			spin_unlock_irqrestore(&cc->lock, *flags);
+			wait_event(cc->slot_wq, !READ_ONCE(si->reading));
+			spin_lock_irqsave(&cc->lock, *flags);
+		}
+		cc->users++;
+		spin_unlock_irqrestore(&cc->lock, *flags);
+		memcpy(si->job_dst, si->job_src, si->job_len);
+		spin_lock_irqsave(&cc->lock, *flags);
+		cc->users--;
+		rx = si->job_rx;
+		small = si->job_small;
+		si->job_rx = -1;
+		si->job_small = -1;
+		ccid_rx_unpin(cc, rx);
+		ret = ccid_cmd_copied(&cc->eng, s, si->job_gen,
+				      cc->small[small]->buf,
+				      CCID_SMALL_REPLY_MAX, &res);
+		ccid_small_send(cc, small, ret ? 0 : res.reply_len);
+		if (!ret)
+			ccid_apply(cc, &res);
+	} else {
+		/* the next chunk of a chained response */
+		ret = ccid_sin_claim(cc, s, gen, flags, false);
+		if (!ret) {
+			cc->users++;
+			spin_unlock_irqrestore(&cc->lock, *flags);
+			memcpy(si->req->buf + CCID_HDR_LEN,
+			       si->rsp + si->job_off, si->job_len);
+			spin_lock_irqsave(&cc->lock, *flags);
+			cc->users--;
+		}
+		/* always: it clears the engine's copy job */
+		if (!ccid_rsp_chunk(&cc->eng, s, si->job_gen, si->req->buf,
+				    cc->sin_size, &len) && !ret && cc->online) {
+			si->filling = false;
+			ccid_in_ready(cc, si->req, len);
+		} else if (!ret) {
+			ccid_sin_release(cc, s);
+		}
+	}
+	if (!cc->users)
+		wake_up_all(&cc->idle_wq);
+}
+
+static void ccid_copy_work(struct work_struct *work)
+{
+	struct f_ccid *cc = container_of(work, struct f_ccid, copy_work);
+	unsigned long flags;
+	bool again;
+	u32 s;
+
+	spin_lock_irqsave(&cc->lock, flags);
+	do {
+		again = false;
+		for (s = 0; s < cc->cfg.nslots && cc->bound; s++) {
+			if (!cc->sin[s].job)
+				continue;
+			ccid_do_job(cc, s, &flags);
+			again = true;
+		}
+	} while (again);
+	ccid_kick(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
 }
 
 /*-------------------------------------------------------------------------*/
 /* usb_function callbacks */
 
-/* The host went away, or set_alt starts afresh; any context */
+/*
+ * The host went away, or set_alt starts afresh (cc->lock held): every
+ * request is given back, every pending command dropped.
+ */
 static void ccid_stop(struct f_ccid *cc)
 {
-	unsigned long flags;
+	struct usb_request *req, *tmp;
 	u32 s;
 
-	spin_lock_irqsave(&cc->lock, flags);
 	if (cc->bound) {
 		ccid_host_reset(&cc->eng);
-		ccid_fifo_flush(cc);
 		ccid_evq_del_apdu(cc, -1, 0);
-		for (s = 0; s < CCID_MAX_SLOTS; s++)
+		for (s = 0; s < CCID_MAX_SLOTS; s++) {
 			cc->te_want[s] = false;
+			cc->sin[s].deferred = false;
+		}
+		ccid_unpin_stale(cc);
 	}
 	if (cc->online)
 		ccid_evq_push(cc, CCIDG_EV_HOST_DISCONNECT, 0, 0);
 	cc->online = false;
 	cc->rx_state = CCID_RX_HDR;
-	spin_unlock_irqrestore(&cc->lock, flags);
+	cc->rx_resync = false;
 
-	/* gives back the queued requests; their completions take the lock */
-	usb_ep_disable(cc->in_ep);
-	usb_ep_disable(cc->out_ep);
-	usb_ep_disable(cc->intr_ep);
+	/* built but never queued: back to free */
+	list_for_each_entry_safe(req, tmp, &cc->in_ready, list) {
+		long i = (long)req->context;
+
+		list_del_init(&req->list);
+		if (i < CCID_MAX_SLOTS)
+			ccid_sin_release(cc, i);
+		else
+			ccid_small_put(cc, i - CCID_MAX_SLOTS);
+	}
+	if (cc->intr_busy && cc->intr_ready) {
+		cc->intr_busy = false;
+		cc->intr_ready = false;
+	}
+
+	/* gives back the queued requests: see ccid_udc_begin() */
+	ccid_disable_eps(cc);
 	wake_up_interruptible_all(&cc->read_wq);
 }
 
@@ -650,7 +1175,6 @@ static int ccid_set_alt(struct usb_function *f, unsigned int intf,
 			unsigned int alt)
 {
 	struct f_ccid *cc = func_to_ccid(f);
-	struct usb_composite_dev *cdev = f->config->cdev;
 	unsigned long flags;
 	u32 mps;
 	int ret;
@@ -658,41 +1182,74 @@ static int ccid_set_alt(struct usb_function *f, unsigned int intf,
 	if (intf != cc->intf_id || alt)
 		return -EINVAL;
 
+	spin_lock_irqsave(&cc->lock, flags);
 	ccid_stop(cc);
-
 	ret = ccid_enable_ep(f, cc->out_ep);
 	if (!ret)
 		ret = ccid_enable_ep(f, cc->in_ep);
 	if (!ret)
 		ret = ccid_enable_ep(f, cc->intr_ep);
 	if (ret) {
-		ERROR(cdev, "ccid: cannot enable endpoints: %d\n", ret);
-		usb_ep_disable(cc->out_ep);
-		usb_ep_disable(cc->in_ep);
-		usb_ep_disable(cc->intr_ep);
+		ERROR(cc->cdev, "ccid: cannot enable endpoints: %d\n", ret);
+		ccid_disable_eps(cc);
+		spin_unlock_irqrestore(&cc->lock, flags);
 		return ret;
 	}
 
 	mps = usb_endpoint_maxp(cc->out_ep->desc);
-	if (!mps || mps > CCID_RX_ALIGN || CCID_RX_ALIGN % mps)
+	if (!mps || mps > CCID_RX_SLACK || CCID_RX_SLACK % mps)
 		mps = 64;
-
-	spin_lock_irqsave(&cc->lock, flags);
 	cc->mps = mps;
 	cc->rx_state = CCID_RX_HDR;
-	cc->halted = false;
 	cc->notify_all = true;
 	cc->online = true;
 	ccid_evq_push(cc, CCIDG_EV_HOST_CONNECT, 0, 0);
+	ccid_kick(cc);
 	spin_unlock_irqrestore(&cc->lock, flags);
-
-	ccid_pump(cc);
 	return 0;
 }
 
 static void ccid_disable(struct usb_function *f)
 {
-	ccid_stop(func_to_ccid(f));
+	struct f_ccid *cc = func_to_ccid(f);
+	unsigned long flags;
+
+	spin_lock_irqsave(&cc->lock, flags);
+	ccid_stop(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
+}
+
+/*
+ * Class request ABORT (cc->lock held). If the message being received
+ * belongs to the aborted slot, the host gave up on its transfer: the
+ * framing starts afresh with the next packet, which will be the
+ * PC_to_RDR_Abort that completes the abort procedure.
+ */
+static int ccid_class_abort_req(struct f_ccid *cc, u16 w_value)
+{
+	struct ccid_result res;
+	u32 slot = w_value & 0xff;
+	int ret;
+
+	if (slot >= cc->cfg.nslots)
+		return -EINVAL;
+	ret = ccid_class_abort(&cc->eng, w_value, ccid_fail_buf(cc, slot),
+			       CCID_HDR_LEN, &res);
+	if (ret)
+		return ret;
+	ccid_fail_send(cc, slot, res.reply_len);
+	ccid_apply(cc, &res);
+	if (cc->rx_state != CCID_RX_HDR && cc->rx_slot == slot) {
+		cc->rx_state = CCID_RX_HDR;
+		if (cc->out_queued) {
+			cc->rx_resync = true;
+			ccid_udc_begin(cc);
+			usb_ep_dequeue(cc->out_ep, cc->out_req);
+			ccid_udc_end(cc);
+		}
+	}
+	ccid_kick(cc);
+	return 0;
 }
 
 static int ccid_setup(struct usb_function *f,
@@ -705,9 +1262,8 @@ static int ccid_setup(struct usb_function *f,
 	u16 w_index = le16_to_cpu(ctrl->wIndex);
 	u16 w_length = le16_to_cpu(ctrl->wLength);
 	bool dir_in = ctrl->bRequestType & USB_DIR_IN;
-	struct ccid_result res;
 	unsigned long flags;
-	u32 len, idx;
+	u32 len;
 	int ret;
 
 	if ((ctrl->bRequestType & USB_TYPE_MASK) != USB_TYPE_CLASS ||
@@ -720,21 +1276,11 @@ static int ccid_setup(struct usb_function *f,
 		if (dir_in || w_length)
 			return -EOPNOTSUPP;
 		spin_lock_irqsave(&cc->lock, flags);
-		if (!cc->bound || !cc->online) {
-			spin_unlock_irqrestore(&cc->lock, flags);
-			return -EOPNOTSUPP;
-		}
-		idx = ccid_get_buf(cc);
-		ret = ccid_class_abort(&cc->eng, w_value, ccid_buf(cc, idx),
-				       cc->bufsz, &res);
-		if (ret)
-			ccid_put_buf(cc, idx);
-		else
-			ccid_apply(cc, idx, &res);
+		ret = cc->bound && cc->online ?
+		      ccid_class_abort_req(cc, w_value) : -EOPNOTSUPP;
 		spin_unlock_irqrestore(&cc->lock, flags);
 		if (ret)
 			return ret;
-		ccid_pump(cc);
 		len = 0;
 		break;
 	case CCID_REQ_GET_CLOCK_FREQUENCIES:
@@ -769,53 +1315,6 @@ static inline bool ccid_file_dead(struct f_ccid *cc, struct ccid_file *cf)
 	return !cc->bound || cf->gen != cc->gen;
 }
 
-/*
- * The next event into cf->read_buf (cc->lock held): 0 and *len, -EAGAIN if
- * there is none, -EMSGSIZE if it does not fit in count, -ENODEV once the
- * binding is gone and the events it left are read.
- */
-static int ccid_next_event(struct f_ccid *cc, struct ccid_file *cf,
-			   size_t count, size_t *len)
-{
-	struct ccidg_event ev;
-	const u8 *apdu;
-	size_t need;
-	int n;
-
-	if (cf->gen != cc->gen)
-		return -ENODEV;
-	while (cc->evq_count) {
-		struct ccid_evq_ent *e = &cc->evq[cc->evq_head];
-
-		n = 0;
-		if (e->type == CCIDG_EV_APDU) {
-			n = cc->bound ? ccid_pending_apdu(&cc->eng, e->slot,
-							  e->id, &apdu) :
-					-ESTALE;
-			if (n < 0) {
-				/* answered or cancelled: skip it */
-				ccid_evq_pop(cc);
-				continue;
-			}
-		}
-		need = sizeof(ev) + n;
-		if (count < need)
-			return -EMSGSIZE;
-		memset(&ev, 0, sizeof(ev));
-		ev.type = e->type;
-		ev.slot = e->slot;
-		ev.id = e->id;
-		ev.len = n;
-		memcpy(cf->read_buf, &ev, sizeof(ev));
-		if (n)
-			memcpy(cf->read_buf + sizeof(ev), apdu, n);
-		ccid_evq_pop(cc);
-		*len = need;
-		return 0;
-	}
-	return cc->bound ? -EAGAIN : -ENODEV;
-}
-
 static bool ccid_readable(struct f_ccid *cc, struct ccid_file *cf)
 {
 	unsigned long flags;
@@ -827,14 +1326,33 @@ static bool ccid_readable(struct f_ccid *cc, struct ccid_file *cf)
 	return ret;
 }
 
+/**
+ * ccid_read() - read one event
+ * @file: the O_RDWR file
+ * @buf: where the struct ccidg_event and its data go
+ * @count: room in @buf
+ * @ppos: unused, the file is a stream
+ *
+ * The event at the head of the queue is copied out with no lock held,
+ * from where its data lies (the OUT buffer the APDU arrived in, or the
+ * engine's chaining buffer), which stays pinned meanwhile. It leaves the
+ * queue only once the copy succeeded: after -EFAULT (or -EMSGSIZE) the
+ * next read() returns it again.
+ *
+ * Return: the length of the event, or a negative errno.
+ */
 static ssize_t ccid_read(struct file *file, char __user *buf, size_t count,
 			 loff_t *ppos)
 {
 	struct ccid_file *cf = file->private_data;
 	struct f_ccid *cc = cf->cc;
+	struct ccidg_event ev;
+	struct ccid_evq_ent e;
+	struct ccid_slot_in *si = NULL;
 	unsigned long flags;
-	size_t len = 0;
-	int ret;
+	const u8 *apdu = NULL;
+	int n = 0, rx = -1;
+	ssize_t ret;
 
 	if (!cf->rw)
 		return -EPERM;
@@ -842,31 +1360,139 @@ static ssize_t ccid_read(struct file *file, char __user *buf, size_t count,
 		return -ERESTARTSYS;
 	for (;;) {
 		spin_lock_irqsave(&cc->lock, flags);
-		ret = ccid_next_event(cc, cf, count, &len);
+		if (cf->gen != cc->gen) {
+			ret = -ENODEV;
+			goto out_unlock;
+		}
+		if (cc->evq_count) {
+			e = cc->evq[cc->evq_head];
+			if (e.type != CCIDG_EV_APDU)
+				break;
+			n = cc->bound ? ccid_pending_apdu(&cc->eng, e.slot,
+							  e.id, &apdu) :
+					-ESTALE;
+			if (n >= 0)
+				break;
+			/* answered or cancelled: skip it */
+			ccid_evq_pop(cc);
+			spin_unlock_irqrestore(&cc->lock, flags);
+			continue;
+		}
+		ret = cc->bound ? -EAGAIN : -ENODEV;
 		spin_unlock_irqrestore(&cc->lock, flags);
-		if (ret != -EAGAIN)
-			break;
-		if (file->f_flags & O_NONBLOCK)
-			break;
+		if (ret != -EAGAIN || (file->f_flags & O_NONBLOCK))
+			goto out;
 		ret = wait_event_interruptible(cc->read_wq,
 					       ccid_readable(cc, cf));
 		if (ret)
-			break;
+			goto out;
 	}
-	if (!ret && copy_to_user(buf, cf->read_buf, len))
+
+	/* the event is e; an APDU's data is at apdu */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = e.type;
+	ev.slot = e.slot;
+	ev.id = e.id;
+	ev.len = e.type == CCIDG_EV_APDU ? n : 0;
+	if (count < sizeof(ev) + ev.len) {
+		ret = -EMSGSIZE;
+		goto out_unlock;
+	}
+	if (ev.len) {
+		/* pin where the APDU lies */
+		si = &cc->sin[e.slot];
+		rx = si->apdu_rx;
+		if (rx >= 0)
+			cc->rx[rx].pins++;
+		else
+			si->reading = true;
+		cc->users++;
+	}
+	spin_unlock_irqrestore(&cc->lock, flags);
+
+	ret = sizeof(ev) + ev.len;
+	if (copy_to_user(buf, &ev, sizeof(ev)) ||
+	    (ev.len && copy_to_user(buf + sizeof(ev), apdu, ev.len)))
 		ret = -EFAULT;
+
+	spin_lock_irqsave(&cc->lock, flags);
+	if (si) {
+		cc->users--;
+		if (rx >= 0)
+			ccid_rx_unpin(cc, rx);
+		else
+			si->reading = false;
+		if (!cc->users)
+			wake_up_all(&cc->idle_wq);
+		wake_up_all(&cc->slot_wq);
+	}
+	if (ret > 0 && cf->gen == cc->gen) {
+		/* gone from the head only if it was cancelled meanwhile */
+		if (cc->evq_count && cc->evq[cc->evq_head].seq == e.seq)
+			ccid_evq_pop(cc);
+		if (si && cc->bound) {
+			/* the APDU is userspace's now: its buffer is free */
+			ccid_apdu_consumed(&cc->eng, e.slot, e.id);
+			if (si->apdu_rx >= 0 && si->apdu_id == e.id) {
+				ccid_rx_unpin(cc, si->apdu_rx);
+				si->apdu_rx = -1;
+			}
+			ccid_kick(cc);
+		}
+	}
+out_unlock:
+	spin_unlock_irqrestore(&cc->lock, flags);
+out:
 	mutex_unlock(&cf->read_lock);
-	return ret ? ret : len;
+	return ret;
 }
 
+/*
+ * A failure reply for APDU id (cc->lock held): ICC mute by default, or
+ * the bError userspace chose
+ */
+static int ccid_reply_error(struct f_ccid *cc, u32 slot, u32 id, u8 error)
+{
+	u32 len = 0;
+	int ret;
+
+	ret = ccid_apdu_fail(&cc->eng, slot, id, error,
+			     ccid_fail_buf(cc, slot), CCID_HDR_LEN, &len);
+	if (ret)
+		return ret;
+	ccid_evq_del_apdu(cc, slot, id);
+	ccid_fail_send(cc, slot, len);
+	ccid_unpin_stale(cc);
+	return 0;
+}
+
+/**
+ * ccid_write() - answer an APDU
+ * @file: the O_RDWR file
+ * @buf: a struct ccidg_reply and its data
+ * @count: exactly sizeof(struct ccidg_reply) + reply.len
+ * @ppos: unused, the file is a stream
+ *
+ * The response is copied from userspace straight into the slot's IN
+ * request, after room for the header, with no lock held: the request is
+ * claimed first (marked filling), and the engine checks afterwards that
+ * the APDU is still pending before it writes the header. A response
+ * longer than one message allows goes into the slot's chaining buffer,
+ * and its first chunk into the request.
+ *
+ * Return: @count, or a negative errno.
+ */
 static ssize_t ccid_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
 	struct ccid_file *cf = file->private_data;
 	struct f_ccid *cc = cf->cc;
+	const char __user *data = buf + sizeof(struct ccidg_reply);
+	struct ccid_slot_in *si;
 	struct ccidg_reply r;
 	unsigned long flags;
-	u32 idx, len = 0;
+	u32 room, gen, len = 0;
+	u8 error = CCID_ERR_ICC_MUTE;
 	int ret;
 
 	if (!cf->rw)
@@ -881,43 +1507,72 @@ static ssize_t ccid_write(struct file *file, const char __user *buf,
 	if (r.type == CCIDG_REPLY_APDU ? r.len < 2 :
 	    r.type != CCIDG_REPLY_ERROR || r.len > 1)
 		return -EINVAL;
+	if (r.type == CCIDG_REPLY_ERROR && r.len &&
+	    copy_from_user(&error, data, 1))
+		return -EFAULT;
 
 	if (mutex_lock_interruptible(&cf->write_lock))
 		return -ERESTARTSYS;
-	if (copy_from_user(cf->write_buf, buf + sizeof(r), r.len)) {
-		ret = -EFAULT;
-		goto out;
-	}
-
 	spin_lock_irqsave(&cc->lock, flags);
 	if (ccid_file_dead(cc, cf)) {
 		ret = -ENODEV;
-	} else if (r.slot >= cc->cfg.nslots) {
-		ret = -EINVAL;
-	} else {
-		idx = ccid_get_buf(cc);
-		if (r.type == CCIDG_REPLY_APDU)
-			ret = ccid_apdu_reply(&cc->eng, r.slot, r.id,
-					      cf->write_buf, r.len,
-					      ccid_buf(cc, idx), cc->bufsz,
-					      &len);
-		else
-			ret = ccid_apdu_fail(&cc->eng, r.slot, r.id,
-					     r.len ? cf->write_buf[0] :
-					     CCID_ERR_ICC_MUTE,
-					     ccid_buf(cc, idx), cc->bufsz,
-					     &len);
-		if (ret) {
-			ccid_put_buf(cc, idx);
-		} else {
-			ccid_fifo_push(cc, idx, len);
-			ccid_evq_del_apdu(cc, r.slot, r.id);
-		}
+		goto out_unlock;
 	}
+	if (r.slot >= cc->cfg.nslots) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (r.type == CCIDG_REPLY_ERROR) {
+		ret = ccid_reply_error(cc, r.slot, r.id, error);
+		goto out_kick;
+	}
+	ret = ccid_apdu_check(&cc->eng, r.slot, r.id, r.len);
+	if (ret)
+		goto out_unlock;
+
+	/* the slot's request: free unless its last answer is still going */
+	gen = cc->gen;
+	si = &cc->sin[r.slot];
+	ret = ccid_sin_claim(cc, r.slot, gen, &flags, true);
+	if (ret)
+		goto out_unlock;
+	room = ccid_rsp_room(&cc->eng);
+	cc->users++;
 	spin_unlock_irqrestore(&cc->lock, flags);
+
+	if (r.len <= room) {
+		ret = copy_from_user(si->req->buf + CCID_HDR_LEN, data, r.len);
+	} else {
+		ret = copy_from_user(si->rsp, data, r.len);
+		if (!ret)
+			memcpy(si->req->buf + CCID_HDR_LEN, si->rsp, room);
+	}
+
+	spin_lock_irqsave(&cc->lock, flags);
+	cc->users--;
+	if (!cc->users)
+		wake_up_all(&cc->idle_wq);
+	if (ret)
+		ret = -EFAULT;
+	else if (ccid_file_dead(cc, cf))
+		ret = -ENODEV;
+	else
+		ret = ccid_apdu_reply(&cc->eng, r.slot, r.id, r.len,
+				      si->req->buf, cc->sin_size, &len);
+	if (!ret && cc->online) {
+		ccid_evq_del_apdu(cc, r.slot, r.id);
+		si->filling = false;
+		ccid_in_ready(cc, si->req, len);
+	} else {
+		/* aborted meanwhile, or the host went away: nothing sent */
+		ccid_sin_release(cc, r.slot);
+	}
+	ccid_unpin_stale(cc);
+out_kick:
 	if (!ret)
-		ccid_pump(cc);
-out:
+		ccid_kick(cc);
+out_unlock:
+	spin_unlock_irqrestore(&cc->lock, flags);
 	mutex_unlock(&cf->write_lock);
 	return ret ? ret : count;
 }
@@ -965,28 +1620,26 @@ static long ccid_ioctl_insert(struct f_ccid *cc, struct ccid_file *cf,
 	else
 		ret = ccid_card_insert(&cc->eng, card.slot, card.atr,
 				       card.atr_len);
-	spin_unlock_irqrestore(&cc->lock, flags);
 	if (!ret)
-		ccid_pump(cc);
+		ccid_kick(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
 	return ret;
 }
 
 /* Take the card out of slot (cc->lock held) */
 static int ccid_remove_card(struct f_ccid *cc, u32 slot)
 {
-	u32 idx, len = 0, aborted = 0;
+	u32 len = 0, aborted = 0;
 	int ret;
 
-	idx = ccid_get_buf(cc);
-	ret = ccid_card_remove(&cc->eng, slot, ccid_buf(cc, idx), cc->bufsz,
-			       &len, &aborted);
-	if (ret || !len) {
-		ccid_put_buf(cc, idx);
+	ret = ccid_card_remove(&cc->eng, slot, ccid_fail_buf(cc, slot),
+			       CCID_HDR_LEN, &len, &aborted);
+	if (ret)
 		return ret;
-	}
-	ccid_fifo_push(cc, idx, len);
+	ccid_fail_send(cc, slot, len);
 	if (aborted)
 		ccid_evq_del_apdu(cc, slot, aborted);
+	ccid_unpin_stale(cc);
 	return 0;
 }
 
@@ -1007,9 +1660,9 @@ static long ccid_ioctl_remove(struct f_ccid *cc, struct ccid_file *cf,
 		ret = -EINVAL;
 	else
 		ret = ccid_remove_card(cc, slot);
-	spin_unlock_irqrestore(&cc->lock, flags);
 	if (!ret)
-		ccid_pump(cc);
+		ccid_kick(cc);
+	spin_unlock_irqrestore(&cc->lock, flags);
 	return ret;
 }
 
@@ -1077,9 +1730,10 @@ static long ccid_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 static int ccid_open(struct inode *inode, struct file *file)
 {
-	struct f_ccid *cc = container_of(inode->i_cdev->kobj.parent,
-					 struct f_ccid, dev.kobj);
+	struct ccid_node *node = container_of(inode->i_cdev, struct ccid_node,
+					      cdev);
 	unsigned int mode = file->f_flags & O_ACCMODE;
+	struct f_ccid *cc = node->cc;
 	struct ccid_file *cf;
 	unsigned long flags;
 	int ret = 0;
@@ -1087,23 +1741,15 @@ static int ccid_open(struct inode *inode, struct file *file)
 	if (mode == O_WRONLY)
 		return -EINVAL;
 
-	cf = kzalloc(sizeof(*cf), GFP_KERNEL);
+	cf = kzalloc_obj(*cf, GFP_KERNEL);
 	if (!cf)
 		return -ENOMEM;
 	cf->cc = cc;
 	mutex_init(&cf->read_lock);
 	mutex_init(&cf->write_lock);
-	if (mode == O_RDWR) {
-		cf->read_buf = kvmalloc(CCIDG_EVENT_MAX, GFP_KERNEL);
-		cf->write_buf = kvmalloc(CCIDG_MAX_RSP_APDU, GFP_KERNEL);
-		if (!cf->read_buf || !cf->write_buf) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-	}
 
 	spin_lock_irqsave(&cc->lock, flags);
-	if (!cc->bound) {
+	if (!cc->bound || cc->node != node) {
 		ret = -ENODEV;
 	} else if (mode == O_RDWR && cc->owner) {
 		ret = -EBUSY;
@@ -1118,17 +1764,13 @@ static int ccid_open(struct inode *inode, struct file *file)
 		}
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	if (ret)
-		goto fail;
+	if (ret) {
+		kfree(cf);
+		return ret;
+	}
 
 	file->private_data = cf;
 	return stream_open(inode, file);
-
-fail:
-	kvfree(cf->read_buf);
-	kvfree(cf->write_buf);
-	kfree(cf);
-	return ret;
 }
 
 static int ccid_release(struct inode *inode, struct file *file)
@@ -1136,25 +1778,19 @@ static int ccid_release(struct inode *inode, struct file *file)
 	struct ccid_file *cf = file->private_data;
 	struct f_ccid *cc = cf->cc;
 	unsigned long flags;
-	bool owner;
 	u32 s;
 
 	spin_lock_irqsave(&cc->lock, flags);
-	owner = cc->owner == cf;
-	if (owner) {
+	if (cc->owner == cf) {
 		/* the cards were this file's: take them out */
 		if (cc->bound)
 			for (s = 0; s < cc->cfg.nslots; s++)
 				ccid_remove_card(cc, s);
 		cc->owner = NULL;
 		ccid_evq_reset(cc);
+		ccid_kick(cc);
 	}
 	spin_unlock_irqrestore(&cc->lock, flags);
-	if (owner)
-		ccid_pump(cc);
-
-	kvfree(cf->read_buf);
-	kvfree(cf->write_buf);
 	kfree(cf);
 	return 0;
 }
@@ -1190,69 +1826,85 @@ static struct usb_gadget_strings *ccid_strings[] = {
 	NULL,
 };
 
-/* Everything bind needs to describe one instance at every speed */
-struct ccid_descs {
-	struct usb_interface_descriptor intf;
-	u8 class_desc[CCID_DESC_LEN];
-	struct usb_endpoint_descriptor fs_out, fs_in, fs_intr;
-	struct usb_endpoint_descriptor hs_out, hs_in, hs_intr;
-	struct usb_endpoint_descriptor ss_out, ss_in, ss_intr;
-	struct usb_ss_ep_comp_descriptor ss_bulk_comp, ss_intr_comp;
+static const struct usb_interface_descriptor ccid_intf_tmpl = {
+	.bLength		= USB_DT_INTERFACE_SIZE,
+	.bDescriptorType	= USB_DT_INTERFACE,
+	.bNumEndpoints		= 3,
+	.bInterfaceClass	= USB_CLASS_CSCID,
 };
 
-static void ccid_init_ep(struct usb_endpoint_descriptor *d, u8 addr,
-			 u8 type, u16 mps, u8 interval)
-{
-	d->bLength = USB_DT_ENDPOINT_SIZE;
-	d->bDescriptorType = USB_DT_ENDPOINT;
-	d->bEndpointAddress = addr;
-	d->bmAttributes = type;
-	d->wMaxPacketSize = cpu_to_le16(mps);
-	d->bInterval = interval;
+#define CCID_EP(_dir, _type, _mps, _interval) {			\
+	.bLength		= USB_DT_ENDPOINT_SIZE,			\
+	.bDescriptorType	= USB_DT_ENDPOINT,			\
+	.bEndpointAddress	= _dir,					\
+	.bmAttributes		= _type,				\
+	.wMaxPacketSize		= cpu_to_le16(_mps),			\
+	.bInterval		= _interval,				\
 }
 
-static void ccid_init_descs(struct ccid_descs *d, const struct ccid_config *cfg)
-{
-	memset(d, 0, sizeof(*d));
-	d->intf.bLength = USB_DT_INTERFACE_SIZE;
-	d->intf.bDescriptorType = USB_DT_INTERFACE;
-	d->intf.bNumEndpoints = 3;
-	d->intf.bInterfaceClass = USB_CLASS_CSCID;
-	ccid_build_class_desc(cfg, d->class_desc);
+/* out, in, interrupt; 16 ms at full speed, 2^(8-1) microframes above */
+static const struct usb_endpoint_descriptor ccid_ep_tmpl[3][3] = {
+	{	/* full speed */
+		CCID_EP(USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 64, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 64, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_INT, CCID_NOTIFY_BUF, 16),
+	}, {	/* high speed */
+		CCID_EP(USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 512, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 512, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_INT, CCID_NOTIFY_BUF, 8),
+	}, {	/* super speed */
+		CCID_EP(USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 1024, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 1024, 0),
+		CCID_EP(USB_DIR_IN, USB_ENDPOINT_XFER_INT, CCID_NOTIFY_BUF, 8),
+	},
+};
 
-	ccid_init_ep(&d->fs_out, USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 64, 0);
-	ccid_init_ep(&d->fs_in, USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 64, 0);
-	/* 16 ms at full speed, 2^(8-1) microframes at high speed */
-	ccid_init_ep(&d->fs_intr, USB_DIR_IN, USB_ENDPOINT_XFER_INT,
-		     CCID_NOTIFY_BUF, 16);
-	ccid_init_ep(&d->hs_out, USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 512, 0);
-	ccid_init_ep(&d->hs_in, USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 512, 0);
-	ccid_init_ep(&d->hs_intr, USB_DIR_IN, USB_ENDPOINT_XFER_INT,
-		     CCID_NOTIFY_BUF, 8);
-	ccid_init_ep(&d->ss_out, USB_DIR_OUT, USB_ENDPOINT_XFER_BULK, 1024, 0);
-	ccid_init_ep(&d->ss_in, USB_DIR_IN, USB_ENDPOINT_XFER_BULK, 1024, 0);
-	ccid_init_ep(&d->ss_intr, USB_DIR_IN, USB_ENDPOINT_XFER_INT,
-		     CCID_NOTIFY_BUF, 8);
+static const struct usb_ss_ep_comp_descriptor ccid_ss_bulk_comp_tmpl = {
+	.bLength		= USB_DT_SS_EP_COMP_SIZE,
+	.bDescriptorType	= USB_DT_SS_ENDPOINT_COMP,
+};
 
-	d->ss_bulk_comp.bLength = USB_DT_SS_EP_COMP_SIZE;
-	d->ss_bulk_comp.bDescriptorType = USB_DT_SS_ENDPOINT_COMP;
-	d->ss_intr_comp.bLength = USB_DT_SS_EP_COMP_SIZE;
-	d->ss_intr_comp.bDescriptorType = USB_DT_SS_ENDPOINT_COMP;
-	d->ss_intr_comp.wBytesPerInterval = cpu_to_le16(CCID_NOTIFY_BUF);
-}
+static const struct usb_ss_ep_comp_descriptor ccid_ss_intr_comp_tmpl = {
+	.bLength		= USB_DT_SS_EP_COMP_SIZE,
+	.bDescriptorType	= USB_DT_SS_ENDPOINT_COMP,
+	.wBytesPerInterval	= cpu_to_le16(CCID_NOTIFY_BUF),
+};
+
+/* One instance's descriptors at every speed, made from the templates */
+struct ccid_descs {
+	struct usb_interface_descriptor intf;
+	struct ccid_descriptor class_desc;
+	struct usb_endpoint_descriptor ep[3][3];
+	struct usb_ss_ep_comp_descriptor ss_bulk_comp, ss_intr_comp;
+};
 
 /*-------------------------------------------------------------------------*/
 /* bind / unbind */
 
 static void ccid_free_resources(struct f_ccid *cc)
 {
-	if (cc->in_req) {
-		kfree(cc->in_req->buf);
-		usb_ep_free_request(cc->in_ep, cc->in_req);
-		cc->in_req = NULL;
+	u32 i;
+
+	for (i = 0; i < CCID_MAX_SLOTS; i++) {
+		struct ccid_slot_in *si = &cc->sin[i];
+
+		if (si->req) {
+			kfree(si->req->buf);
+			usb_ep_free_request(cc->in_ep, si->req);
+			si->req = NULL;
+		}
+		kvfree(si->rsp);
+		si->rsp = NULL;
+	}
+	for (i = 0; i < CCID_MAX_SMALL; i++) {
+		if (cc->small[i]) {
+			kfree(cc->small[i]->buf);
+			usb_ep_free_request(cc->in_ep, cc->small[i]);
+			cc->small[i] = NULL;
+		}
 	}
 	if (cc->out_req) {
-		/* its buf points into rx_buf */
+		/* its buf points into an rx buffer */
 		usb_ep_free_request(cc->out_ep, cc->out_req);
 		cc->out_req = NULL;
 	}
@@ -1261,18 +1913,18 @@ static void ccid_free_resources(struct f_ccid *cc)
 		usb_ep_free_request(cc->intr_ep, cc->intr_req);
 		cc->intr_req = NULL;
 	}
-	kfree(cc->rx_buf);
-	cc->rx_buf = NULL;
-	kvfree(cc->pool);
-	cc->pool = NULL;
+	for (i = 0; i < CCID_MAX_RX; i++) {
+		kfree(cc->rx[i].buf);
+		cc->rx[i].buf = NULL;
+	}
 	kvfree(cc->eng_buf);
 	cc->eng_buf = NULL;
 }
 
-static struct usb_request *ccid_alloc_req(struct f_ccid *cc, struct usb_ep *ep,
-					  u32 size,
+static struct usb_request *ccid_alloc_req(struct usb_ep *ep, u32 size,
 					  void (*complete)(struct usb_ep *,
-							   struct usb_request *))
+							   struct usb_request *),
+					  long context)
 {
 	struct usb_request *req;
 
@@ -1287,51 +1939,136 @@ static struct usb_request *ccid_alloc_req(struct f_ccid *cc, struct usb_ep *ep,
 		}
 	}
 	req->complete = complete;
-	req->context = cc;
+	req->context = (void *)context;
+	INIT_LIST_HEAD(&req->list);
 	return req;
 }
 
+/*
+ * Buffers: each OUT buffer holds a whole message (max_msg_len plus a
+ * packet of slack), each slot's IN request a whole DataBlock (max_msg_len,
+ * or less when no response could fill it). With the default max_msg_len
+ * of 65554 bytes these are 128 KiB allocations (order 5); a max_msg_len
+ * of 64512 or less keeps them at 64 KiB. Nothing else is larger than a
+ * page: the engine's chaining buffers and the chained responses are
+ * kvmalloc()ed.
+ */
 static int ccid_alloc_resources(struct f_ccid *cc)
 {
 	u32 i;
 
-	cc->bufsz = cc->cfg.max_msg_len;
-	cc->nbufs = cc->cfg.nslots + 2;
-	cc->rx_size = roundup(cc->cfg.max_msg_len, CCID_RX_ALIGN) +
-		      CCID_RX_ALIGN;
+	cc->nrx = CCID_NRX(&cc->cfg);
+	cc->nsmall = CCID_NSMALL(&cc->cfg);
+	cc->rx_size = cc->cfg.max_msg_len + CCID_RX_SLACK;
+	cc->sin_size = min_t(u32, cc->cfg.max_msg_len,
+			     CCID_HDR_LEN + CCID_MAX_RSP_APDU);
 
 	cc->eng_buf = kvzalloc(ccid_engine_buf_size(&cc->cfg), GFP_KERNEL);
-	/* nbufs queueable buffers and the scratch one */
-	cc->pool = kvzalloc((size_t)(cc->nbufs + 1) * cc->bufsz, GFP_KERNEL);
-	cc->rx_buf = kmalloc(cc->rx_size, GFP_KERNEL);
-	if (!cc->eng_buf || !cc->pool || !cc->rx_buf)
+	if (!cc->eng_buf)
 		return -ENOMEM;
+	for (i = 0; i < cc->nrx; i++) {
+		cc->rx[i].buf = kmalloc(cc->rx_size, GFP_KERNEL);
+		if (!cc->rx[i].buf)
+			return -ENOMEM;
+		cc->rx[i].pins = 0;
+	}
+	for (i = 0; i < cc->cfg.nslots; i++) {
+		struct ccid_slot_in *si = &cc->sin[i];
 
-	cc->in_req = ccid_alloc_req(cc, cc->in_ep, cc->bufsz,
-				    ccid_in_complete);
-	cc->out_req = ccid_alloc_req(cc, cc->out_ep, 0, ccid_out_complete);
-	cc->intr_req = ccid_alloc_req(cc, cc->intr_ep, CCID_NOTIFY_BUF,
-				      ccid_intr_complete);
-	if (!cc->in_req || !cc->out_req || !cc->intr_req)
+		si->req = ccid_alloc_req(cc->in_ep, cc->sin_size,
+					 ccid_in_complete, i);
+		if (!si->req)
+			return -ENOMEM;
+		si->req->zero = 1;	/* a ZLP after a multiple of maxpacket */
+		/* a response longer than a message is chained from here */
+		if (cc->cfg.max_msg_len - CCID_HDR_LEN < CCID_MAX_RSP_APDU) {
+			si->rsp = kvmalloc(CCID_MAX_RSP_APDU, GFP_KERNEL);
+			if (!si->rsp)
+				return -ENOMEM;
+		}
+		si->busy = false;
+		si->filling = false;
+		si->deferred = false;
+		si->reading = false;
+		si->apdu_rx = -1;
+		si->job = 0;
+		si->job_rx = -1;
+		si->job_small = -1;
+	}
+	for (i = 0; i < cc->nsmall; i++) {
+		cc->small[i] = ccid_alloc_req(cc->in_ep, CCID_SMALL_REPLY_MAX,
+					      ccid_in_complete,
+					      CCID_MAX_SLOTS + i);
+		if (!cc->small[i])
+			return -ENOMEM;
+		cc->small_busy[i] = false;
+	}
+	cc->out_req = ccid_alloc_req(cc->out_ep, 0, ccid_out_complete, 0);
+	cc->intr_req = ccid_alloc_req(cc->intr_ep, CCID_NOTIFY_BUF,
+				      ccid_intr_complete, 0);
+	if (!cc->out_req || !cc->intr_req)
 		return -ENOMEM;
-	cc->in_req->zero = 1;	/* a ZLP after a multiple of maxpacket */
-	cc->out_req->buf = cc->rx_buf;
 
 	ccid_engine_init(&cc->eng, &cc->cfg, cc->eng_buf);
-	cc->nfree = cc->nbufs;
-	for (i = 0; i < cc->nbufs; i++)
-		cc->free_idx[i] = i;
-	cc->fifo_head = 0;
-	cc->fifo_count = 0;
-	cc->dropped = 0;
+	INIT_LIST_HEAD(&cc->in_ready);
 	for (i = 0; i < CCID_MAX_SLOTS; i++)
 		cc->te_want[i] = false;
-	cc->in_busy = false;
-	cc->out_busy = false;
+	cc->out_queued = false;
 	cc->intr_busy = false;
+	cc->intr_ready = false;
+	cc->rx_cur = -1;
+	cc->rx_small = -1;
 	cc->rx_state = CCID_RX_HDR;
+	cc->rx_resync = false;
+	cc->queued = 0;
+	cc->users = 0;
 	cc->mps = 64;
 	return 0;
+}
+
+static void ccid_free_mem(struct kref *ref)
+{
+	kfree(container_of(ref, struct f_ccid, ref));
+}
+
+static void ccid_node_release(struct device *dev)
+{
+	struct ccid_node *node = container_of(dev, struct ccid_node, dev);
+
+	kref_put(&node->cc->ref, ccid_free_mem);
+	kfree(node);
+	if (atomic_dec_and_test(&ccidg_nodes))
+		wake_up_all(&ccidg_nodes_wq);
+}
+
+/* The char device of a new binding: added once, deleted at unbind */
+static struct ccid_node *ccid_node_add(struct f_ccid *cc)
+{
+	struct ccid_node *node;
+	int ret;
+
+	node = kzalloc_obj(*node, GFP_KERNEL);
+	if (!node)
+		return ERR_PTR(-ENOMEM);
+	node->cc = cc;
+	kref_get(&cc->ref);
+	atomic_inc(&ccidg_nodes);
+	device_initialize(&node->dev);
+	node->dev.release = ccid_node_release;
+	node->dev.class = ccidg_class;
+	node->dev.devt = MKDEV(ccidg_major, cc->minor);
+	ret = dev_set_name(&node->dev, "ccidg%d", cc->minor);
+	if (!ret) {
+		cdev_init(&node->cdev, &ccid_fops);
+		node->cdev.owner = THIS_MODULE;
+		/* when device_add() fails, this has done cdev_del() itself */
+		ret = cdev_device_add(&node->cdev, &node->dev);
+	}
+	if (ret) {
+		put_device(&node->dev);
+		return ERR_PTR(ret);
+	}
+	return node;
 }
 
 static int ccid_bind(struct usb_configuration *c, struct usb_function *f)
@@ -1339,16 +2076,21 @@ static int ccid_bind(struct usb_configuration *c, struct usb_function *f)
 	struct f_ccid *cc = func_to_ccid(f);
 	struct usb_composite_dev *cdev = c->cdev;
 	struct usb_descriptor_header *fs[7], *hs[7], *ss[10];
+	struct ccid_node *node;
 	struct usb_string *us;
 	struct ccid_descs *d;
 	unsigned long flags;
-	struct cdev *chr;
-	int ret;
+	int ret, sp, e;
 
-	d = kmalloc(sizeof(*d), GFP_KERNEL);
+	cc->cdev = cdev;
+	d = kzalloc_obj(*d, GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
-	ccid_init_descs(d, &cc->cfg);
+	d->intf = ccid_intf_tmpl;
+	ccid_build_class_desc(&cc->cfg, &d->class_desc);
+	memcpy(d->ep, ccid_ep_tmpl, sizeof(d->ep));
+	d->ss_bulk_comp = ccid_ss_bulk_comp_tmpl;
+	d->ss_intr_comp = ccid_ss_intr_comp_tmpl;
 
 	us = usb_gstrings_attach(cdev, ccid_strings,
 				 ARRAY_SIZE(ccid_string_defs));
@@ -1365,43 +2107,40 @@ static int ccid_bind(struct usb_configuration *c, struct usb_function *f)
 	d->intf.bInterfaceNumber = ret;
 
 	ret = -ENODEV;
-	cc->out_ep = usb_ep_autoconfig(cdev->gadget, &d->fs_out);
+	cc->out_ep = usb_ep_autoconfig(cdev->gadget, &d->ep[0][0]);
 	if (!cc->out_ep)
 		goto fail_descs;
-	cc->in_ep = usb_ep_autoconfig(cdev->gadget, &d->fs_in);
+	cc->in_ep = usb_ep_autoconfig(cdev->gadget, &d->ep[0][1]);
 	if (!cc->in_ep)
 		goto fail_descs;
-	cc->intr_ep = usb_ep_autoconfig(cdev->gadget, &d->fs_intr);
+	cc->intr_ep = usb_ep_autoconfig(cdev->gadget, &d->ep[0][2]);
 	if (!cc->intr_ep)
 		goto fail_descs;
-
-	d->hs_out.bEndpointAddress = d->fs_out.bEndpointAddress;
-	d->hs_in.bEndpointAddress = d->fs_in.bEndpointAddress;
-	d->hs_intr.bEndpointAddress = d->fs_intr.bEndpointAddress;
-	d->ss_out.bEndpointAddress = d->fs_out.bEndpointAddress;
-	d->ss_in.bEndpointAddress = d->fs_in.bEndpointAddress;
-	d->ss_intr.bEndpointAddress = d->fs_intr.bEndpointAddress;
+	for (sp = 1; sp < 3; sp++)
+		for (e = 0; e < 3; e++)
+			d->ep[sp][e].bEndpointAddress =
+				d->ep[0][e].bEndpointAddress;
 
 	/* the class descriptor follows the interface descriptor */
 	fs[0] = (struct usb_descriptor_header *)&d->intf;
-	fs[1] = (struct usb_descriptor_header *)d->class_desc;
-	fs[2] = (struct usb_descriptor_header *)&d->fs_out;
-	fs[3] = (struct usb_descriptor_header *)&d->fs_in;
-	fs[4] = (struct usb_descriptor_header *)&d->fs_intr;
+	fs[1] = (struct usb_descriptor_header *)&d->class_desc;
+	fs[2] = (struct usb_descriptor_header *)&d->ep[0][0];
+	fs[3] = (struct usb_descriptor_header *)&d->ep[0][1];
+	fs[4] = (struct usb_descriptor_header *)&d->ep[0][2];
 	fs[5] = NULL;
 	hs[0] = fs[0];
 	hs[1] = fs[1];
-	hs[2] = (struct usb_descriptor_header *)&d->hs_out;
-	hs[3] = (struct usb_descriptor_header *)&d->hs_in;
-	hs[4] = (struct usb_descriptor_header *)&d->hs_intr;
+	hs[2] = (struct usb_descriptor_header *)&d->ep[1][0];
+	hs[3] = (struct usb_descriptor_header *)&d->ep[1][1];
+	hs[4] = (struct usb_descriptor_header *)&d->ep[1][2];
 	hs[5] = NULL;
 	ss[0] = fs[0];
 	ss[1] = fs[1];
-	ss[2] = (struct usb_descriptor_header *)&d->ss_out;
+	ss[2] = (struct usb_descriptor_header *)&d->ep[2][0];
 	ss[3] = (struct usb_descriptor_header *)&d->ss_bulk_comp;
-	ss[4] = (struct usb_descriptor_header *)&d->ss_in;
+	ss[4] = (struct usb_descriptor_header *)&d->ep[2][1];
 	ss[5] = (struct usb_descriptor_header *)&d->ss_bulk_comp;
-	ss[6] = (struct usb_descriptor_header *)&d->ss_intr;
+	ss[6] = (struct usb_descriptor_header *)&d->ep[2][2];
 	ss[7] = (struct usb_descriptor_header *)&d->ss_intr_comp;
 	ss[8] = NULL;
 
@@ -1416,15 +2155,6 @@ static int ccid_bind(struct usb_configuration *c, struct usb_function *f)
 	if (ret)
 		goto fail_free;
 
-	chr = cdev_alloc();
-	if (!chr) {
-		ret = -ENOMEM;
-		goto fail_free;
-	}
-	chr->ops = &ccid_fops;
-	chr->owner = THIS_MODULE;
-	cc->cdev = chr;
-
 	spin_lock_irqsave(&cc->lock, flags);
 	cc->gen++;
 	cc->bound = true;
@@ -1433,15 +2163,17 @@ static int ccid_bind(struct usb_configuration *c, struct usb_function *f)
 	ccid_evq_reset(cc);
 	spin_unlock_irqrestore(&cc->lock, flags);
 
-	ret = cdev_device_add(chr, &cc->dev);
-	if (ret) {
+	node = ccid_node_add(cc);
+	if (IS_ERR(node)) {
+		ret = PTR_ERR(node);
 		spin_lock_irqsave(&cc->lock, flags);
 		cc->bound = false;
 		spin_unlock_irqrestore(&cc->lock, flags);
-		kobject_put(&chr->kobj);
-		cc->cdev = NULL;
 		goto fail_free;
 	}
+	spin_lock_irqsave(&cc->lock, flags);
+	cc->node = node;
+	spin_unlock_irqrestore(&cc->lock, flags);
 
 	DBG(cdev, "ccid: %s speed, IN/%s OUT/%s INT/%s, /dev/ccidg%d\n",
 	    gadget_is_superspeed(c->cdev->gadget) ? "super" :
@@ -1460,58 +2192,58 @@ fail:
 	return ret;
 }
 
+static bool ccid_idle(struct f_ccid *cc)
+{
+	unsigned long flags;
+	bool idle;
+
+	spin_lock_irqsave(&cc->lock, flags);
+	idle = !cc->queued && !cc->users;
+	spin_unlock_irqrestore(&cc->lock, flags);
+	return idle;
+}
+
+/**
+ * ccid_unbind() - the binding ends
+ * @c: the configuration
+ * @f: the function
+ *
+ * The char device goes (open files stay and get errors), every request is
+ * given back (disable has done that already when the host was there) and
+ * waited for, as is every copy that read(), write() or copy_work make
+ * outside the lock; then everything the binding allocated is freed.
+ */
 static void ccid_unbind(struct usb_configuration *c, struct usb_function *f)
 {
 	struct f_ccid *cc = func_to_ccid(f);
+	struct ccid_node *node;
 	unsigned long flags;
-	unsigned long deadline;
-	bool busy;
 	u32 s;
 
-	/* no new opens; open files stay and see the binding die */
-	cdev_device_del(cc->cdev, &cc->dev);
-	cc->cdev = NULL;
-
-	/* normally done by disable already */
-	ccid_stop(cc);
-
 	spin_lock_irqsave(&cc->lock, flags);
+	node = cc->node;
+	ccid_stop(cc);
 	for (s = 0; s < cc->cfg.nslots; s++)
 		if (cc->eng.slot[s].state != CCIDG_SLOT_EMPTY)
 			ccid_evq_push(cc, CCIDG_EV_CARD_REMOVED, s, 0);
 	cc->bound = false;
-	cc->online = false;
 	cc->owner = NULL;
 	spin_unlock_irqrestore(&cc->lock, flags);
 	wake_up_interruptible_all(&cc->read_wq);
+	wake_up_all(&cc->slot_wq);
 
-	/*
-	 * Wait for completions still running on another CPU and for a pump
-	 * still inside usb_ep_queue(); with online clear nothing new starts.
-	 */
-	deadline = jiffies + 2 * HZ;
-	for (;;) {
-		spin_lock_irqsave(&cc->lock, flags);
-		busy = cc->pumping || cc->in_busy || cc->out_busy ||
-		       cc->intr_busy;
-		spin_unlock_irqrestore(&cc->lock, flags);
-		if (!busy)
-			break;
-		if (time_after(jiffies, deadline)) {
-			pr_err("ccidg%d: requests not given back, leaking them\n",
-			       cc->minor);
-			cc->in_req = NULL;
-			cc->out_req = NULL;
-			cc->intr_req = NULL;
-			cc->rx_buf = NULL;	/* out_req may still fill it */
-			break;
-		}
-		usleep_range(500, 1000);
-	}
-	timer_delete_sync(&cc->te_timer);
+	/* no new opens; open files stay and see the binding die */
+	cdev_device_del(&node->cdev, &node->dev);
 
-	if (cc->dropped)
-		pr_warn("ccidg%d: %u replies dropped\n", cc->minor, cc->dropped);
+	/* completions on other CPUs, copies outside the lock, copy_work */
+	wait_event(cc->idle_wq, ccid_idle(cc));
+	cancel_work_sync(&cc->copy_work);
+	timer_delete_sync(&cc->timer);
+
+	spin_lock_irqsave(&cc->lock, flags);
+	cc->node = NULL;
+	spin_unlock_irqrestore(&cc->lock, flags);
+	put_device(&node->dev);
 	ccid_free_resources(cc);
 	usb_free_all_descriptors(f);
 }
@@ -1740,7 +2472,7 @@ static struct usb_function_instance *ccid_alloc_inst(void)
 	struct f_ccid_opts *opts;
 	int ret = 0;
 
-	opts = kzalloc(sizeof(*opts), GFP_KERNEL);
+	opts = kzalloc_obj(*opts, GFP_KERNEL);
 	if (!opts)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&opts->lock);
@@ -1771,13 +2503,6 @@ static struct usb_function_instance *ccid_alloc_inst(void)
 	return &opts->func_inst;
 }
 
-static void ccid_dev_release(struct device *dev)
-{
-	struct f_ccid *cc = container_of(dev, struct f_ccid, dev);
-
-	kfree(cc);
-}
-
 static void ccid_free(struct usb_function *f)
 {
 	struct f_ccid *cc = func_to_ccid(f);
@@ -1787,7 +2512,7 @@ static void ccid_free(struct usb_function *f)
 	mutex_lock(&opts->lock);
 	opts->refcnt--;
 	mutex_unlock(&opts->lock);
-	put_device(&cc->dev);
+	kref_put(&cc->ref, ccid_free_mem);
 }
 
 static struct usb_function *ccid_alloc(struct usb_function_instance *fi)
@@ -1795,30 +2520,23 @@ static struct usb_function *ccid_alloc(struct usb_function_instance *fi)
 	struct f_ccid_opts *opts = container_of(fi, struct f_ccid_opts,
 						func_inst);
 	struct f_ccid *cc;
-	int ret;
 
-	cc = kzalloc(sizeof(*cc), GFP_KERNEL);
+	cc = kzalloc_obj(*cc, GFP_KERNEL);
 	if (!cc)
 		return ERR_PTR(-ENOMEM);
 
+	kref_init(&cc->ref);
 	spin_lock_init(&cc->lock);
 	init_waitqueue_head(&cc->read_wq);
-	timer_setup(&cc->te_timer, ccid_te_timer, 0);
+	init_waitqueue_head(&cc->idle_wq);
+	init_waitqueue_head(&cc->slot_wq);
+	timer_setup(&cc->timer, ccid_timer, 0);
+	INIT_WORK(&cc->copy_work, ccid_copy_work);
+	INIT_LIST_HEAD(&cc->in_ready);
 
 	mutex_lock(&opts->lock);
 	cc->cfg = opts->cfg;
 	cc->minor = opts->minor;
-
-	device_initialize(&cc->dev);
-	cc->dev.release = ccid_dev_release;
-	cc->dev.class = ccidg_class;
-	cc->dev.devt = MKDEV(ccidg_major, opts->minor);
-	ret = dev_set_name(&cc->dev, "ccidg%d", opts->minor);
-	if (ret) {
-		mutex_unlock(&opts->lock);
-		put_device(&cc->dev);
-		return ERR_PTR(ret);
-	}
 	opts->refcnt++;
 	mutex_unlock(&opts->lock);
 
@@ -1832,6 +2550,21 @@ static struct usb_function *ccid_alloc(struct usb_function_instance *fi)
 	return &cc->func;
 }
 
-DECLARE_USB_FUNCTION_INIT(ccid, ccid_alloc_inst, ccid_alloc);
+DECLARE_USB_FUNCTION(ccid, ccid_alloc_inst, ccid_alloc);
+
+static int __init ccid_mod_init(void)
+{
+	return usb_function_register(&ccidusb_func);
+}
+
+static void __exit ccid_mod_exit(void)
+{
+	usb_function_unregister(&ccidusb_func);
+	/* a node's release may still be on its way (a delayed kobject) */
+	wait_event(ccidg_nodes_wq, !atomic_read(&ccidg_nodes));
+}
+
+module_init(ccid_mod_init);
+module_exit(ccid_mod_exit);
 MODULE_DESCRIPTION("USB CCID smartcard reader gadget function");
 MODULE_LICENSE("GPL");

@@ -76,10 +76,59 @@ static void put_le32(u8 *p, u32 v)
 /* State of one run */
 static struct ccid_engine eng;
 static u32 pending[CCID_MAX_SLOTS];	/* shadow: id pending per slot */
+static bool consumed[CCID_MAX_SLOTS];	/* its APDU was handed out */
 static u8 *out;
 static u32 out_size;
-static u8 *msg;
+static u8 *msg;				/* the message being built */
 static u8 *big;				/* responses, patterned */
+
+/*
+ * The glue's side, as f_ccid.c plays it: messages arrive in one of NBUF
+ * buffers; one holding a pending APDU (CCID_EV_APDU_IN_MSG) or the source
+ * of a copy job stays untouched until that ends. Copy jobs are held out
+ * for as long as the input says, then done.
+ */
+#define NBUF	(CCID_MAX_SLOTS * 2 + 1)
+static u8 *bufs[NBUF];
+static int cur = -1;			/* index of msg in bufs */
+static int pin_apdu[CCID_MAX_SLOTS];	/* buffer of a pending APDU, or -1 */
+static int pin_copy[CCID_MAX_SLOTS];	/* buffer a command job reads, or -1 */
+static u8 apdu_first[CCID_MAX_SLOTS];	/* its first byte, to check it */
+struct job {
+	u32 events;			/* CCID_EV_CMD_COPY, _RSP_NEXT, or 0 */
+	u32 gen;
+	const u8 *src;
+	u8 *dst;
+	u32 off, len;
+};
+static struct job jobs[CCID_MAX_SLOTS];
+
+/* A buffer for the next message that nothing still needs */
+static void next_buf(void)
+{
+	int i, k, used;
+
+	for (k = 1; k <= NBUF; k++) {
+		i = (cur + k) % NBUF;
+		used = 0;
+		for (u32 s = 0; s < CCID_MAX_SLOTS; s++)
+			used |= pin_apdu[s] == i || pin_copy[s] == i;
+		if (!used) {
+			cur = i;
+			msg = bufs[i];
+			return;
+		}
+	}
+	abort();	/* cannot happen: at most 2 pins a slot */
+}
+
+/* Pins of commands that are no longer pending go */
+static void unpin(void)
+{
+	for (u32 i = 0; i < CCID_MAX_SLOTS; i++)
+		if (!pending[i])
+			pin_apdu[i] = -1;
+}
 
 static void check_engine(void)
 {
@@ -92,6 +141,7 @@ static void check_engine(void)
 
 		CHECK(s->state <= CCIDG_SLOT_POWERED);
 		CHECK(!!s->busy == !!pending[i]);
+		CHECK(!!s->copying == !!jobs[i].events);
 		if (s->busy) {
 			n++;
 			CHECK(s->busy_id == pending[i]);
@@ -99,7 +149,18 @@ static void check_engine(void)
 			CHECK(!s->cmd_chaining && !s->rsp_chaining);
 			CHECK(!s->aborting);
 			r = ccid_pending_apdu(&eng, i, pending[i], &p);
-			CHECK(r > 0 && r <= CCID_MAX_CMD_APDU);
+			if (consumed[i]) {
+				CHECK(r == -ESTALE);
+			} else {
+				CHECK(r > 0 && r <= CCID_MAX_CMD_APDU);
+				/* where it lies was left alone */
+				CHECK(p[0] == apdu_first[i]);
+				if (pin_apdu[i] >= 0)
+					CHECK(p == bufs[pin_apdu[i]] +
+					      CCID_HDR_LEN);
+				else
+					CHECK(p == s->cmd_buf);
+			}
 			for (j = 0; j < i; j++)
 				CHECK(pending[j] != pending[i]);
 		}
@@ -151,6 +212,7 @@ static void check_reply(const u8 *r, u32 len, int slot, int seq)
 /* Events of a message or a class request, applied to the shadow */
 static void apply_events(const struct ccid_result *res)
 {
+	const u8 *p;
 	u32 i;
 
 	if (res->events & CCID_EV_ABORT) {
@@ -165,9 +227,86 @@ static void apply_events(const struct ccid_result *res)
 		for (i = 0; i < eng.cfg.nslots; i++)
 			CHECK(pending[i] != res->id);
 		pending[res->slot] = res->id;
+		consumed[res->slot] = false;
+		CHECK(ccid_pending_apdu(&eng, res->slot, res->id, &p) > 0);
+		apdu_first[res->slot] = p[0];
+		if (res->events & CCID_EV_APDU_IN_MSG) {
+			CHECK(p == msg + CCID_HDR_LEN);
+			pin_apdu[res->slot] = cur;
+		} else {
+			CHECK(p == eng.slot[res->slot].cmd_buf);
+			pin_apdu[res->slot] = -1;
+		}
+	} else {
+		CHECK(!(res->events & CCID_EV_APDU_IN_MSG));
+	}
+	if (res->events & (CCID_EV_CMD_COPY | CCID_EV_RSP_NEXT)) {
+		struct job *j = &jobs[res->slot];
+
+		CHECK(res->slot < eng.cfg.nslots && !j->events);
+		CHECK(!res->reply_len);
+		CHECK(res->copy_len <= eng.cfg.max_msg_len - CCID_HDR_LEN);
+		j->events = res->events;
+		j->gen = res->gen;
+		j->src = res->copy_src;
+		j->dst = res->copy_dst;
+		j->off = res->copy_off;
+		j->len = res->copy_len;
+		if (res->events & CCID_EV_CMD_COPY) {
+			u8 *cb = eng.slot[res->slot].cmd_buf;
+
+			CHECK(res->copy_src == msg + CCID_HDR_LEN);
+			CHECK(res->copy_dst == cb + res->copy_off);
+			CHECK(res->copy_off + res->copy_len <= CCID_MAX_CMD_APDU);
+			pin_copy[res->slot] = cur;
+		} else {
+			CHECK(res->copy_off + res->copy_len <= CCID_MAX_RSP_APDU);
+		}
 	}
 	if (res->events & (CCID_EV_POWER_ON | CCID_EV_POWER_OFF))
 		CHECK(res->slot < eng.cfg.nslots);
+	unpin();
+}
+
+/* The glue does the copy job of slot i */
+static void do_job(u32 i)
+{
+	struct job *j = &jobs[i];
+	struct ccid_result res;
+	u32 len = 0;
+	int r;
+
+	if (!j->events) {
+		CHECK(ccid_cmd_copied(&eng, i, 0, out, out_size, &res) ==
+		      -EINVAL);
+		CHECK(ccid_rsp_chunk(&eng, i, 0, out, out_size, &len) ==
+		      -EINVAL);
+		return;
+	}
+	if (j->events & CCID_EV_CMD_COPY) {
+		memcpy(j->dst, j->src, j->len);
+		memset(&res, 0xa5, sizeof(res));
+		r = ccid_cmd_copied(&eng, i, j->gen, out, out_size, &res);
+		memset(j, 0, sizeof(*j));
+		pin_copy[i] = -1;
+		CHECK(r == 0 || r == -ESTALE);
+		if (r == -ESTALE) {
+			CHECK(!res.reply_len && !res.events);
+			return;
+		}
+		CHECK(res.reply_len || (res.events & CCID_EV_APDU));
+		check_reply(out, res.reply_len, i, -1);
+		apply_events(&res);
+	} else {
+		memcpy(out + CCID_HDR_LEN, big + j->off, j->len);
+		r = ccid_rsp_chunk(&eng, i, j->gen, out, out_size, &len);
+		memset(j, 0, sizeof(*j));
+		CHECK(r == 0 || r == -ESTALE);
+		if (!r) {
+			check_reply(out, len, i, -1);
+			CHECK(out[0] == CCID_RDR_DATA_BLOCK);
+		}
+	}
 }
 
 static const u8 types[] = {
@@ -197,13 +336,17 @@ static void send_msg(u32 len)
 		       dw + CCID_HDR_LEN));
 		slot = msg[5];
 		seq = msg[6];
-		/* every message with a header is answered or delivered */
-		CHECK(res.reply_len || (res.events & CCID_EV_APDU));
+		/* every message with a header is answered, delivered, or
+		 * handed out as a copy job
+		 */
+		CHECK(res.reply_len || (res.events & (CCID_EV_APDU |
+			CCID_EV_CMD_COPY | CCID_EV_RSP_NEXT)));
 	} else {
 		CHECK(!res.reply_len && !res.events);
 	}
 	check_reply(out, res.reply_len, slot, seq);
 	apply_events(&res);
+	next_buf();
 }
 
 /* Length of a data field: small ones often, up to the largest sometimes */
@@ -237,7 +380,7 @@ static void op(struct input *in)
 	int r;
 
 	/* bit 7 is a flag for some operations */
-	switch ((code & 0x7f) % 13) {
+	switch ((code & 0x7f) % 15) {
 	case 0:	/* raw bytes from the input */
 		len = in_u16(in) % (eng.cfg.max_msg_len + 16);
 		for (i = 0; i < len; i++)
@@ -274,12 +417,16 @@ static void op(struct input *in)
 		put_le32(msg + 1, len);
 		send_msg(10 + len);
 		break;
-	case 4:	/* the daemon answers */
+	case 4:	/* the daemon answers, the first chunk after the header */
 		i = in_u8(in) % n;
 		id = (in_u8(in) & 1) ? pending[i] : in_u32(in);
 		len = in_len(in, CCID_MAX_RSP_APDU + 1);
-		r = ccid_apdu_reply(&eng, i, id, big, len, out, out_size,
-				    &out_len);
+		r = ccid_apdu_check(&eng, i, id, len);
+		if (!r)
+			memcpy(out + CCID_HDR_LEN, big,
+			       min_t(u32, len, ccid_rsp_room(&eng)));
+		CHECK(ccid_apdu_reply(&eng, i, id, len, out, out_size,
+				      &out_len) == r);
 		if (len < 2 || len > CCID_MAX_RSP_APDU) {
 			CHECK(r == -EINVAL);
 		} else if (id && id == pending[i]) {
@@ -287,6 +434,7 @@ static void op(struct input *in)
 			check_reply(out, out_len, i, -1);
 			CHECK(out[0] == CCID_RDR_DATA_BLOCK);
 			pending[i] = 0;
+			unpin();
 		} else {
 			CHECK(r == -ESTALE);
 		}
@@ -300,6 +448,7 @@ static void op(struct input *in)
 			CHECK(r == 0 && out_len == CCID_HDR_LEN);
 			check_reply(out, out_len, i, -1);
 			pending[i] = 0;
+			unpin();
 		} else {
 			CHECK(r == -ESTALE);
 		}
@@ -335,6 +484,7 @@ static void op(struct input *in)
 			CHECK(!!out_len == !!aid);
 			check_reply(out, out_len, i, -1);
 			pending[i] = 0;
+			unpin();
 		}
 		break;
 	case 9:	/* class request ABORT */
@@ -353,6 +503,7 @@ static void op(struct input *in)
 	case 10:
 		ccid_host_reset(&eng);
 		memset(pending, 0, sizeof(pending));
+		unpin();
 		break;
 	case 11: {
 		u8 nb[CCID_NOTIFY_MAX_LEN];
@@ -362,6 +513,17 @@ static void op(struct input *in)
 		CHECK(len == 0 || (len == 1 + (2 * n + 7) / 8 && nb[0] == 0x50));
 		break;
 	}
+	case 12:	/* a copy job is done */
+		do_job(in_u8(in) % n);
+		break;
+	case 13:	/* read() handed an APDU out */
+		i = in_u8(in) % n;
+		ccid_apdu_consumed(&eng, i, pending[i]);
+		if (pending[i]) {
+			consumed[i] = true;
+			pin_apdu[i] = -1;
+		}
+		break;
 	default: {
 		struct ccidg_status st;
 
@@ -386,10 +548,14 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	u32 steps = 0;
 	u8 m;
 
-	if (!msg) {
-		msg = malloc(CCID_MAX_MSG_LEN + 16);
+	if (!big) {
+		for (int k = 0; k < NBUF; k++) {
+			bufs[k] = malloc(CCID_MAX_MSG_LEN + 16);
+			if (!bufs[k])
+				abort();
+		}
 		big = malloc(CCID_MAX_RSP_APDU + 1);
-		if (!msg || !big)
+		if (!big)
 			abort();
 		for (m = 0; m < 255; m++)
 			big[m] = m;
@@ -423,6 +589,11 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		abort();
 	ccid_engine_init(&eng, &cfg, ebuf);
 	memset(pending, 0, sizeof(pending));
+	memset(consumed, 0, sizeof(consumed));
+	memset(jobs, 0, sizeof(jobs));
+	for (u32 k = 0; k < CCID_MAX_SLOTS; k++)
+		pin_apdu[k] = pin_copy[k] = -1;
+	next_buf();
 
 	while (in.left && steps++ < 4096)
 		op(&in);

@@ -21,6 +21,63 @@ static u32 out_size;
 static struct ccid_result res;
 static u8 *msg;			/* message being built */
 
+/*
+ * The glue's part, played as f_ccid.c plays it. Messages are kept after
+ * they were handled (a pending APDU lies in its message): each one is
+ * built in the next of NMSG buffers. Copy jobs are done at once. The
+ * response of a slot is kept here, and its chunks handed to the engine
+ * as the host asks for them.
+ */
+#define NMSG	64
+static u8 *msgs[NMSG];
+static unsigned int msg_next;
+static u8 *rsp_keep[CCID_MAX_SLOTS];
+static u32 copies;		/* copy jobs done */
+
+static void next_msg_buf(void)
+{
+	msg = msgs[msg_next++ % NMSG];
+}
+
+static void do_jobs(void)
+{
+	u32 slot = res.slot, len = 0;
+
+	if (res.events & CCID_EV_CMD_COPY) {
+		memcpy(res.copy_dst, res.copy_src, res.copy_len);
+		copies++;
+		ccid_cmd_copied(E, slot, res.gen, out, out_size, &res);
+	} else if (res.events & CCID_EV_RSP_NEXT) {
+		memcpy(out + 10, rsp_keep[slot] + res.copy_off, res.copy_len);
+		copies++;
+		if (ccid_rsp_chunk(E, slot, res.gen, out, out_size, &len))
+			len = 0;
+		memset(&res, 0, sizeof(res));
+		res.slot = slot;
+		res.reply_len = len;
+	}
+}
+
+/*
+ * Answer APDU id with rsp as f_ccid.c's write() does: the first chunk
+ * after the header in out, the rest kept for later chunks
+ */
+static int reply(struct ccid_engine *e, u32 slot, u32 id, const u8 *rsp,
+		 u32 len, u8 *o, u32 o_size, u32 *o_len)
+{
+	int ret = ccid_apdu_check(e, slot, id, len);
+	u32 n;
+
+	if (ret)
+		return ret;
+	n = len < ccid_rsp_room(e) ? len : ccid_rsp_room(e);
+	if (o && o_size >= 10 + n)
+		memcpy(o + 10, rsp, n);
+	if (slot < CCID_MAX_SLOTS && len > n)
+		memcpy(rsp_keep[slot], rsp, len);
+	return ccid_apdu_reply(e, slot, id, len, o, o_size, o_len);
+}
+
 /* The CAC ATR libcacard uses: T=0 only */
 static const u8 atr_t0[] = {
 	0x3b, 0x7a, 0x18, 0x00, 0x00, 0x73, 0x66, 0x74, 0x65, 0x20, 0x63,
@@ -78,16 +135,22 @@ static void setup(u32 nslots, u32 busy, u32 max_msg_len)
 static u32 xmsg_len(u8 type, u32 dwlen, u8 slot, u8 seq, u8 p7, u8 p8,
 		    u8 p9, const void *data, u32 dlen)
 {
-	msg[0] = type;
-	put_le32(msg + 1, dwlen);
-	msg[5] = slot;
-	msg[6] = seq;
-	msg[7] = p7;
-	msg[8] = p8;
-	msg[9] = p9;
+	u8 *m;
+
+	/* data may point into the previous message buffer */
+	next_msg_buf();
+	m = msg;
 	if (dlen)
-		memcpy(msg + 10, data, dlen);
-	ccid_handle_msg(E, msg, 10 + dlen, out, out_size, &res);
+		memmove(m + 10, data, dlen);
+	m[0] = type;
+	put_le32(m + 1, dwlen);
+	m[5] = slot;
+	m[6] = seq;
+	m[7] = p7;
+	m[8] = p8;
+	m[9] = p9;
+	ccid_handle_msg(E, m, 10 + dlen, out, out_size, &res);
+	do_jobs();
 	return res.reply_len;
 }
 
@@ -182,6 +245,9 @@ static void test_config(void)
 	is_i(ccid_config_check(&c), 0, "short APDU level accepted");
 	c = d; c.features |= 0x01;
 	is_i(ccid_config_check(&c), -EINVAL, "unknown feature bit refused");
+	c = d; c.features |= CCID_FEAT_USB_WAKEUP;
+	is_i(ccid_config_check(&c), -EINVAL,
+	     "USB remote wakeup refused: the function cannot wake the host");
 	c = d; c.features |= 0x80000000;
 	is_i(ccid_config_check(&c), -EINVAL, "high feature bit refused");
 	c = d; c.max_msg_len = 270;
@@ -190,10 +256,9 @@ static void test_config(void)
 	is_i(ccid_config_check(&c), 0, "max message 271 accepted");
 	c = d; c.max_msg_len = 65555;
 	is_i(ccid_config_check(&c), -EINVAL, "max message 65555 refused");
-	is_u(ccid_engine_buf_size(&d), 65544 + 65538, "buffer size, 1 slot");
+	is_u(ccid_engine_buf_size(&d), 65544, "buffer size, 1 slot");
 	c = d; c.nslots = 16;
-	is_u(ccid_engine_buf_size(&c), 16 * (65544 + 65538),
-	     "buffer size, 16 slots");
+	is_u(ccid_engine_buf_size(&c), 16 * 65544, "buffer size, 16 slots");
 }
 
 static void test_descriptor(void)
@@ -218,11 +283,17 @@ static void test_descriptor(void)
 		1,				/* bMaxCCIDBusySlots */
 	};
 	struct ccid_config c;
-	u8 d[CCID_DESC_LEN + 1];
+	union {
+		struct ccid_descriptor desc;
+		u8 b[CCID_DESC_LEN + 1];
+	} u;
+	u8 *d = u.b;
 
+	is_u(sizeof(struct ccid_descriptor), CCID_DESC_LEN,
+	     "struct ccid_descriptor is 54 bytes");
 	ccid_config_default(&c);
-	memset(d, 0xaa, sizeof(d));
-	ccid_build_class_desc(&c, d);
+	memset(d, 0xaa, sizeof(u));
+	ccid_build_class_desc(&c, &u.desc);
 	ok(!memcmp(d, want_default, 54), "class descriptor, default config");
 	is_u(d[54], 0xaa, "class descriptor writes 54 bytes only");
 
@@ -230,7 +301,7 @@ static void test_descriptor(void)
 	c.busy_slots = 16;
 	c.protocols = CCID_PROTO_T1;
 	c.max_msg_len = 271;
-	ccid_build_class_desc(&c, d);
+	ccid_build_class_desc(&c, &u.desc);
 	ok(d[4] == 15 && d[53] == 16 && le32(d + 6) == 2 &&
 	   le32(d + 44) == 271 && le32(d + 40) == CCID_FEAT_DEFAULT,
 	   "class descriptor, 16 slots, T=1, 271 bytes");
@@ -317,7 +388,7 @@ static void test_short_and_bad(void)
 	xfr(0, 0x35, 0, data, 261);
 	ok(res.reply_len == 0 && (res.events & CCID_EV_APDU),
 	   "261 data bytes with max 271: delivered");
-	ccid_apdu_reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
+	reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
 			out_size, &i);
 	xfr(0, 0x36, 0, data, 262);
 	reply_is(10, CCID_RDR_DATA_BLOCK, 0, 0x36, 0x40, 1, 0,
@@ -325,8 +396,8 @@ static void test_short_and_bad(void)
 	is_u(E->nbusy, 0, "and nothing pending");
 
 	/* caller bugs are refused without touching memory */
-	ccid_handle_msg(E, msg, 10, out, out_size - 1, &res);
-	is_u(res.reply_len, 0, "out_size below max_msg_len: no reply");
+	ccid_handle_msg(E, msg, 10, out, CCID_SMALL_REPLY_MAX - 1, &res);
+	is_u(res.reply_len, 0, "out_size below CCID_SMALL_REPLY_MAX: no reply");
 }
 
 static void test_power(void)
@@ -422,8 +493,10 @@ static void test_xfr_simple(void)
 	insert_power(0, atr_t0, sizeof(atr_t0));
 	msgs_out = E->stats.msgs_out;
 	xfr(0, 0x40, 0, apdu, sizeof(apdu));
-	ok(res.reply_len == 0 && res.events == CCID_EV_APDU && res.id &&
-	   res.slot == 0, "XfrBlock: no reply, APDU event with an id");
+	ok(res.reply_len == 0 &&
+	   res.events == (CCID_EV_APDU | CCID_EV_APDU_IN_MSG) && res.id &&
+	   res.slot == 0,
+	   "XfrBlock: no reply, APDU event with an id, the APDU in the message");
 	id = res.id;
 	is_u(E->stats.msgs_out, msgs_out, "nothing sent");
 	is_i(ccid_pending_apdu(E, 0, id, &p), sizeof(apdu),
@@ -448,25 +521,25 @@ static void test_xfr_simple(void)
 	is_i(ccid_pending_apdu(E, 0, id, &p), sizeof(apdu),
 	     "still pending after the refusals");
 
-	is_i(ccid_apdu_reply(E, 0, id, (const u8 *)"\x90", 1, out, out_size,
+	is_i(reply(E, 0, id, (const u8 *)"\x90", 1, out, out_size,
 			     &len), -EINVAL, "1-byte response refused");
-	is_i(ccid_apdu_reply(E, 0, id, msg, CCID_MAX_RSP_APDU + 1, out,
+	is_i(reply(E, 0, id, msg, CCID_MAX_RSP_APDU + 1, out,
 			     out_size, &len), -EINVAL,
 	     "oversized response refused");
-	is_i(ccid_apdu_reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -EINVAL,
 	     "response for slot 1 of 1 refused");
-	is_i(ccid_apdu_reply(E, 0, id + 1, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 0, id + 1, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE,
 	     "response for an unknown id: -ESTALE");
-	is_i(ccid_apdu_reply(E, 0, id, (const u8 *)"\x6f\x00\x90\x00", 4, out,
+	is_i(reply(E, 0, id, (const u8 *)"\x6f\x00\x90\x00", 4, out,
 			     out_size, &len), 0, "response accepted");
 	res.reply_len = len;
 	reply_is(14, CCID_RDR_DATA_BLOCK, 0, 0x40, 0x00, 0, 0,
 		 "DataBlock with the command's bSeq, chain 0");
 	ok(!memcmp(out + 10, "\x6f\x00\x90\x00", 4), "response bytes");
 	is_u(E->nbusy, 0, "no busy slot");
-	is_i(ccid_apdu_reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE,
 	     "second response for the same id: -ESTALE");
 	is_i(ccid_pending_apdu(E, 0, id, &p), -ESTALE,
@@ -486,7 +559,7 @@ static void test_xfr_simple(void)
 	res.reply_len = len;
 	reply_is(10, CCID_RDR_DATA_BLOCK, 0, 0x45, 0x40, CCID_ERR_ICC_MUTE, 0,
 		 "apdu_fail: DataBlock failed with the bError given");
-	is_i(ccid_apdu_reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE,
 	     "response after apdu_fail: -ESTALE");
 	is_u(E->nbusy, 0, "no busy slot after apdu_fail");
@@ -505,18 +578,18 @@ static void test_ids(void)
 		if (!id || id <= prev)
 			increasing = 0;
 		prev = id;
-		ccid_apdu_reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
+		reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
 				out_size, &len);
 	}
 	ok(increasing, "100 ids: non-zero, increasing");
 	E->next_id = 0xffffffff;
 	xfr(0, 1, 0, "\x00\xb0\x00\x00\x00", 5);
 	is_u(res.id, 0xffffffff, "id 0xffffffff");
-	ccid_apdu_reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
+	reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
 			out_size, &len);
 	xfr(0, 2, 0, "\x00\xb0\x00\x00\x00", 5);
 	is_u(res.id, 1, "wraps to 1, never 0");
-	ccid_apdu_reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
+	reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
 			out_size, &len);
 
 	/* an id still pending on another slot is skipped */
@@ -578,7 +651,7 @@ static long host_exchange(const u8 *cmd, u32 cmd_len, const u8 *rsp,
 	if (ccid_pending_apdu(E, 0, id, &p) != (int)cmd_len ||
 	    memcmp(p, cmd, cmd_len))
 		return -1;
-	if (ccid_apdu_reply(E, 0, id, rsp, rsp_len, out, out_size, &len))
+	if (reply(E, 0, id, rsp, rsp_len, out, out_size, &len))
 		return -1;
 	res.reply_len = len;
 	for (;;) {
@@ -675,7 +748,7 @@ static void test_chaining(u32 max)
 			 "and the chain was reset");
 		/* a response chain abandoned */
 		xfr(0, 4, 0, cmd, 5);
-		ccid_apdu_reply(E, 0, res.id, rsp, chunk * 2, out, out_size,
+		reply(E, 0, res.id, rsp, chunk * 2, out, out_size,
 				&len);
 		ok(len == out_size && out[9] == 1, "response chain started");
 		xfr(0, 5, 0, cmd, 5);
@@ -686,7 +759,7 @@ static void test_chaining(u32 max)
 			 "and the response chain was dropped");
 		/* 0x10 with data */
 		xfr(0, 7, 0, cmd, 5);
-		ccid_apdu_reply(E, 0, res.id, rsp, chunk * 2, out, out_size,
+		reply(E, 0, res.id, rsp, chunk * 2, out, out_size,
 				&len);
 		xfr(0, 8, 0x10, cmd, 1);
 		reply_is(10, CCID_RDR_DATA_BLOCK, 0, 8, 0x40, 1, 0,
@@ -790,7 +863,7 @@ static void test_busy_slots(void)
 	xfr(1, 4, 1, "\x00\xb0", 2);
 	reply_is(10, CCID_RDR_DATA_BLOCK, 1, 4, 0x40, CCID_ERR_CMD_SLOT_BUSY,
 		 0, "and a chain start gets E0 too");
-	ccid_apdu_reply(E, 0, id0, (const u8 *)"\x90\x00", 2, out, out_size,
+	reply(E, 0, id0, (const u8 *)"\x90\x00", 2, out, out_size,
 			&len);
 	xfr(1, 5, 0, "\x00\xb0\x00\x00\x00", 5);
 	ok(res.events & CCID_EV_APDU, "after the answer slot 1 may go");
@@ -808,11 +881,11 @@ static void test_busy_slots(void)
 	   ccid_pending_apdu(E, 1, id1, &p) == 5 && p[4] == 2 &&
 	   ccid_pending_apdu(E, 0, id1, &p) == -ESTALE,
 	   "each slot has its own APDU");
-	ccid_apdu_reply(E, 1, id1, (const u8 *)"\x62\x83", 2, out, out_size,
+	reply(E, 1, id1, (const u8 *)"\x62\x83", 2, out, out_size,
 			&len);
 	ok(out[5] == 1 && out[6] == 2 && out[10] == 0x62,
 	   "slot 1 answered first");
-	ccid_apdu_reply(E, 0, id0, (const u8 *)"\x90\x00", 2, out, out_size,
+	reply(E, 0, id0, (const u8 *)"\x90\x00", 2, out, out_size,
 			&len);
 	ok(out[5] == 0 && out[6] == 1 && out[10] == 0x90, "then slot 0");
 
@@ -845,7 +918,7 @@ static void test_busy_slots(void)
 			       st.state[i] == CCIDG_SLOT_PRESENT;
 		ok(all, "host reset: cards present, unpowered");
 	}
-	ok(ccid_apdu_reply(E, 3, 4, (const u8 *)"\x90\x00", 2, out, out_size,
+	ok(reply(E, 3, 4, (const u8 *)"\x90\x00", 2, out, out_size,
 			   &len) == -ESTALE, "host reset: ids stale");
 }
 
@@ -870,7 +943,7 @@ static void test_time_extension(void)
 		 "DataBlock, status 0x80, bError = multiplier, bSeq kept");
 	is_u(E->stats.time_ext - te, 1, "counted");
 	ccid_time_extension(E, 1, 1, out, out_size, &len);
-	is_i(ccid_apdu_reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), 0,
 	     "the answer after time extensions");
 	is_u(out[6], 0x77, "with the command's bSeq");
@@ -899,7 +972,7 @@ static void test_abort(void)
 	   "ABORT event with the id");
 	is_u(E->stats.aborts - aborts, 1, "counted as aborted");
 	is_u(E->nbusy, 0, "slot no longer busy");
-	is_i(ccid_apdu_reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE,
 	     "a reply for the aborted id: -ESTALE");
 	is_i(ccid_pending_apdu(E, 1, id, &p), -ESTALE, "not pending");
@@ -941,7 +1014,7 @@ static void test_abort(void)
 		 "PC_to_RDR_Abort without class request: SlotStatus ok");
 	ok(res.events == CCID_EV_ABORT && res.abort_id == id,
 	   "and the pending command cancelled");
-	is_i(ccid_apdu_reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE, "its id is stale");
 	is_i(ccid_class_abort(E, 0x3101, out, out_size, &res), 0,
 	     "the late class request");
@@ -970,7 +1043,7 @@ static void test_abort(void)
 	reply_is(10, CCID_RDR_DATA_BLOCK, 1, 0x51, 0x42, CCID_ERR_ICC_MUTE, 0,
 		 "the command answered ICC mute, absent");
 	is_u(aid, id, "its id returned");
-	is_i(ccid_apdu_reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
+	is_i(reply(E, 1, id, (const u8 *)"\x90\x00", 2, out,
 			     out_size, &len), -ESTALE, "and stale");
 	is_u(E->nbusy, 0, "nothing busy");
 }
@@ -1179,7 +1252,7 @@ static void test_misc_commands(void)
 	{
 		u32 len;
 
-		ccid_apdu_reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
+		reply(E, 0, res.id, (const u8 *)"\x90\x00", 2, out,
 				out_size, &len);
 	}
 	simple(CCID_PC_GET_SLOT_STATUS, 0, 15);
@@ -1214,7 +1287,7 @@ static void test_stats(void)
 	xfr(0, 2, 0, "\x00\xb0\x00\x00\x00", 5);		/* in 1 */
 	id = res.id;
 	ccid_time_extension(E, 0, 2, out, out_size, &len);	/* out 1 */
-	ccid_apdu_reply(E, 0, id, msg, 300, out, out_size, &len); /* out 1 */
+	reply(E, 0, id, msg, 300, out, out_size, &len); /* out 1 */
 	xfr(0, 3, 0x10, NULL, 0);				/* in 1, out 1 */
 	xfr(0, 4, 0x10, NULL, 0);		/* in 1, out 1, bad, error */
 	simple(0x99, 0, 5);			/* in 1, out 1, bad, error */
@@ -1228,6 +1301,152 @@ static void test_stats(void)
 	is_u(E->stats.bytes_in - s0.bytes_in, 6 * 10 + 5, "bytes_in");
 	is_u(E->stats.bytes_out - s0.bytes_out,
 	     7 * 10 + sizeof(atr_t0) + 300, "bytes_out");
+}
+
+/* Build a message in the next buffer without handing it to the engine */
+static u8 *raw_msg(u8 type, u8 slot, u8 seq, u16 level, const void *data,
+		   u32 dlen)
+{
+	next_msg_buf();
+	msg[0] = type;
+	put_le32(msg + 1, dlen);
+	msg[5] = slot;
+	msg[6] = seq;
+	msg[7] = 0;
+	msg[8] = level & 0xff;
+	msg[9] = level >> 8;
+	if (dlen)
+		memcpy(msg + 10, data, dlen);
+	return msg;
+}
+
+/*
+ * The copy jobs, driven by hand: what the engine leaves where it lies,
+ * what it asks the caller to copy, and what happens to a job whose slot
+ * was reset meanwhile.
+ */
+static void test_copy_jobs(void)
+{
+	static u8 big[600];
+	struct ccid_result r2;
+	const u8 *p = NULL;
+	u32 i, id, gen, len = 0;
+	u8 *m;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (u8)(i * 7);
+	setup(2, 2, 271);
+	insert_power(0, atr_t0, sizeof(atr_t0));
+	insert_power(1, atr_t0, sizeof(atr_t0));
+
+	/* a whole APDU stays in its message: no copy */
+	m = raw_msg(CCID_PC_XFR_BLOCK, 0, 1, 0, big, 200);
+	ccid_handle_msg(E, m, 210, out, out_size, &res);
+	ok(res.events == (CCID_EV_APDU | CCID_EV_APDU_IN_MSG) &&
+	   !res.reply_len, "whole APDU: pending in the message, no reply");
+	id = res.id;
+	ok(ccid_pending_apdu(E, 0, id, &p) == 200 && p == m + 10,
+	   "ccid_pending_apdu points into the message itself");
+	ok(ccid_id_pending(E, 0, id) && !ccid_id_pending(E, 0, id + 1) &&
+	   !ccid_id_pending(E, 1, id) && !ccid_id_pending(E, 7, id),
+	   "ccid_id_pending: that id on that slot only");
+	ccid_apdu_consumed(E, 0, id);
+	is_i(ccid_pending_apdu(E, 0, id, &p), -ESTALE,
+	     "once consumed, the APDU is no longer handed out");
+	ok(ccid_id_pending(E, 0, id), "but the command stays pending");
+	is_i(ccid_apdu_check(E, 0, id, 2), 0, "apdu_check: may be answered");
+	is_i(ccid_apdu_check(E, 0, id, 1), -EINVAL, "apdu_check: 1 byte refused");
+	is_i(ccid_apdu_check(E, 0, id + 1, 2), -ESTALE, "apdu_check: other id stale");
+	ok(ccid_id_pending(E, 0, id), "apdu_check changed nothing");
+	reply(E, 0, id, (const u8 *)"\x90\x00", 2, out, out_size, &len);
+
+	/* a chained command: each piece is a copy job */
+	m = raw_msg(CCID_PC_XFR_BLOCK, 0, 2, 1, big, 261);
+	ccid_handle_msg(E, m, 271, out, out_size, &res);
+	ok(res.events == CCID_EV_CMD_COPY && !res.reply_len &&
+	   res.copy_src == m + 10 && res.copy_len == 261 && res.copy_off == 0,
+	   "first piece: a copy job of 261 bytes from the message, no reply yet");
+	gen = res.gen;
+	/* the slot is busy while the job is out; the other slot is not */
+	xmsg(CCID_PC_GET_SLOT_STATUS, 0, 3, 0, 0, 0, NULL, 0);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 0, 3, 0x40, CCID_ERR_CMD_SLOT_BUSY,
+		 0, "while the copy job is out: the slot answers busy");
+	simple(CCID_PC_GET_SLOT_STATUS, 1, 4);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 1, 4, 0x00, 0, 0,
+		 "the other slot is served meanwhile");
+	memcpy(res.copy_dst, big, 0);	/* (the copy was done above) */
+	memcpy(E->slot[0].cmd_buf, big, 261);
+	is_i(ccid_cmd_copied(E, 0, gen, out, out_size, &r2), 0, "copied: reported");
+	ok(r2.reply_len == 10 && out[0] == CCID_RDR_DATA_BLOCK && out[6] == 2 &&
+	   out[9] == 0x10, "then the empty DataBlock asks for the next piece");
+	is_i(ccid_cmd_copied(E, 0, gen, out, out_size, &r2), -EINVAL,
+	     "a second report of the same job: -EINVAL");
+	m = raw_msg(CCID_PC_XFR_BLOCK, 0, 5, 2, big + 261, 100);
+	ccid_handle_msg(E, m, 110, out, out_size, &res);
+	ok(res.events == CCID_EV_CMD_COPY && res.copy_off == 261 &&
+	   res.copy_dst == E->slot[0].cmd_buf + 261 && res.copy_len == 100,
+	   "last piece: a copy job to offset 261 of the slot's buffer");
+	memcpy(res.copy_dst, res.copy_src, res.copy_len);
+	is_i(ccid_cmd_copied(E, 0, res.gen, out, out_size, &r2), 0,
+	     "copied: reported");
+	ok((r2.events & CCID_EV_APDU) && !(r2.events & CCID_EV_APDU_IN_MSG) &&
+	   !r2.reply_len, "the joined APDU is pending, in the slot's buffer");
+	ok(ccid_pending_apdu(E, 0, r2.id, &p) == 361 &&
+	   p == E->slot[0].cmd_buf && !memcmp(p, big, 361),
+	   "and it is the 361 bytes sent");
+
+	/* a chained response, chunk by chunk */
+	memcpy(out + 10, big, 261);
+	is_i(ccid_apdu_reply(E, 0, r2.id, 600, out, out_size, &len), 0,
+	     "a 600-byte response: accepted");
+	ok(len == 271 && out[9] == 0x01 && le32(out + 1) == 261,
+	   "its first chunk: 261 bytes, bChainParameter 01");
+	m = raw_msg(CCID_PC_XFR_BLOCK, 0, 6, 0x10, NULL, 0);
+	ccid_handle_msg(E, m, 10, out, out_size, &res);
+	ok(res.events == CCID_EV_RSP_NEXT && !res.reply_len &&
+	   res.copy_off == 261 && res.copy_len == 261,
+	   "the host asks for more: a copy job for bytes 261..521");
+	gen = res.gen;
+	memcpy(out + 10, big + 261, 261);
+	is_i(ccid_rsp_chunk(E, 0, gen, out, 10 + 260, &len), -EINVAL,
+	     "rsp_chunk into a buffer too short: -EINVAL");
+	is_i(ccid_rsp_chunk(E, 0, gen, out, out_size, &len), 0, "rsp_chunk: 0");
+	ok(len == 271 && out[6] == 6 && out[9] == 0x03,
+	   "the middle chunk goes out with the request's bSeq, bChainParameter 03");
+	m = raw_msg(CCID_PC_XFR_BLOCK, 0, 7, 0x10, NULL, 0);
+	ccid_handle_msg(E, m, 10, out, out_size, &res);
+	ok(res.events == CCID_EV_RSP_NEXT && res.copy_off == 522 &&
+	   res.copy_len == 78, "the last one: bytes 522..600");
+	/* the host powers the card off before the chunk is ready */
+	gen = res.gen;
+	m = raw_msg(CCID_PC_ICC_POWER_OFF, 0, 8, 0, NULL, 0);
+	ccid_handle_msg(E, m, 10, out, out_size, &res);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 0, 8, 0x40, CCID_ERR_CMD_SLOT_BUSY,
+		 0, "IccPowerOff while a copy job is out: busy");
+	m = raw_msg(CCID_PC_ABORT, 0, 9, 0, NULL, 0);
+	ccid_handle_msg(E, m, 10, out, out_size, &res);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 0, 9, 0x00, 0, 0,
+		 "PC_to_RDR_Abort is answered, and drops the response");
+	is_i(ccid_rsp_chunk(E, 0, gen, out, out_size, &len), -ESTALE,
+	     "the chunk copied for the dropped response: -ESTALE, nothing sent");
+	simple(CCID_PC_GET_SLOT_STATUS, 0, 10);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 0, 10, 0x00, 0, 0,
+		 "the slot is served again once the job reported back");
+
+	/* a command piece whose chain is dropped by a host reset */
+	m = raw_msg(CCID_PC_XFR_BLOCK, 1, 11, 1, big, 261);
+	ccid_handle_msg(E, m, 271, out, out_size, &res);
+	gen = res.gen;
+	ccid_host_reset(E);
+	is_i(ccid_cmd_copied(E, 1, gen, out, out_size, &r2), -ESTALE,
+	     "a piece copied across a host reset: -ESTALE");
+	ok(!r2.reply_len && !r2.events, "and nothing to send");
+	is_i(ccid_cmd_copied(E, 1, gen, out, out_size, &r2), -EINVAL,
+	     "no job out any more: -EINVAL");
+	is_i(ccid_cmd_copied(E, 9, gen, out, out_size, &r2), -EINVAL,
+	     "slot out of range: -EINVAL");
+	is_i(ccid_rsp_chunk(E, 1, gen, out, out_size, &len), -EINVAL,
+	     "rsp_chunk without a job: -EINVAL");
 }
 
 static void test_edge_paths(void)
@@ -1250,9 +1469,8 @@ static void test_edge_paths(void)
 		 "and that chain was dropped");
 
 	/* caller buffers too small: refused, state unchanged */
-	is_i(ccid_apdu_reply(E, 0, id, (const u8 *)"\x90\x00", 2, out,
-			     out_size - 1, &len), -EINVAL,
-	     "apdu_reply with a small buffer: -EINVAL");
+	is_i(reply(E, 0, id, (const u8 *)"\x90\x00", 2, out, 11, &len),
+	     -EINVAL, "apdu_reply with a buffer short of header + data: -EINVAL");
 	is_i(ccid_apdu_fail(E, 0, id, 0xfe, out, 9, &len), -EINVAL,
 	     "apdu_fail with a 9-byte buffer: -EINVAL");
 	is_i(ccid_card_remove(E, 0, out, 9, &len, &aid), -EINVAL,
@@ -1261,7 +1479,7 @@ static void test_edge_paths(void)
 	     "class ABORT with a command pending and no buffer: -EINVAL");
 	is_i(ccid_pending_apdu(E, 0, id, &p), 5,
 	     "the command is still pending");
-	ccid_apdu_reply(E, 0, id, (const u8 *)"\x90\x00", 2, out, out_size,
+	reply(E, 0, id, (const u8 *)"\x90\x00", 2, out, out_size,
 			&len);
 
 	/* fixed-length commands carrying data */
@@ -1291,11 +1509,23 @@ static void test_edge_paths(void)
 
 int main(void)
 {
-	msg = malloc(CCID_MAX_MSG_LEN + 16);
-	if (!msg) {
-		printf("Bail out! out of memory\n");
-		return 1;
+	unsigned int i;
+
+	for (i = 0; i < NMSG; i++) {
+		msgs[i] = malloc(CCID_MAX_MSG_LEN + 16);
+		if (!msgs[i]) {
+			printf("Bail out! out of memory\n");
+			return 1;
+		}
 	}
+	for (i = 0; i < CCID_MAX_SLOTS; i++) {
+		rsp_keep[i] = malloc(CCID_MAX_RSP_APDU);
+		if (!rsp_keep[i]) {
+			printf("Bail out! out of memory\n");
+			return 1;
+		}
+	}
+	next_msg_buf();
 	test_config();
 	test_descriptor();
 	test_framing();
@@ -1314,8 +1544,12 @@ int main(void)
 	test_parameters();
 	test_misc_commands();
 	test_stats();
+	test_copy_jobs();
 	test_edge_paths();
-	free(msg);
+	for (i = 0; i < NMSG; i++)
+		free(msgs[i]);
+	for (i = 0; i < CCID_MAX_SLOTS; i++)
+		free(rsp_keep[i]);
 	free(ebuf);
 	free(out);
 	return tap_done();
