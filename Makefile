@@ -47,7 +47,8 @@ UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst %,$(B)/tests/test_%,$(UNIT_NAMES))
 
 # Programs the VM tests run on the USB host side or as the card
-VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb $(B)/tests/vscard-provider
+VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb $(B)/tests/vscard-provider \
+	    $(B)/tests/ccid-fault
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c with FUZZ_SRCS_NAME
 FUZZ_SRCS_engine := kmod/ccid_engine.c
@@ -58,13 +59,19 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_TIME ?= 600
 
-SELFTEST_KOS := tests/vm/selftest/ccid_selftest_warn.ko \
-		tests/vm/selftest/ccid_selftest_good.ko
-
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h) Kbuild uapi/linux/usb/g_ccid.h
 
-.PHONY: all help deps module ccidctl check check-run unit tests-build fuzz \
-	bench demo vm-shell clean install kver
+# The kernel matrix of the VM tests (tests/vm/kernels): Debian's 6.1 and
+# 6.12, and "debug", the 7.3 sanitizer kernel that tests/kernel/build
+# makes. KERNELS= and VM_TESTS= narrow a run.
+KERNELS ?= 6.1 6.12 debug
+VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
+MATRIX_KOS := $(patsubst %,$(B)/kmod/%/usb_f_ccid.ko,$(KERNELS))
+SELFTEST_SRCS := tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
+
+.PHONY: all help deps module ccidctl check check-run check-vm unit \
+	tests-build fuzz bench demo vm-shell clean install kver \
+	kernel-debug modules-matrix FORCE
 
 all: module ccidctl
 
@@ -73,9 +80,12 @@ help:
 	@echo "make deps       install the Debian packages the project needs"
 	@echo "make check      deps, build, then every test (static, unit, fuzz smoke, VM) under prove"
 	@echo "make demo       boot the VM, bring up the reader with a card, show what the USB host sees"
-	@echo "make bench      XfrBlock round trips per second in the VM, beside the loopback floor"
+	@echo "make bench      figures in the VM beside their floors (BENCH_KERNEL=$(BENCH_KERNEL))"
 	@echo "make fuzz       run the fuzz targets (FUZZ_TIME=$(FUZZ_TIME) seconds each)"
 	@echo "make vm-shell   an interactive shell in the test VM, module loaded"
+	@echo "make check-vm   only the VM tests, on KERNELS=\"$(KERNELS)\" (VM_TESTS=... to pick files)"
+	@echo "make kernel-debug  build (once, cached) the 7.3 sanitizer kernel"
+	@echo "make modules-matrix  usb_f_ccid.ko for every kernel of KERNELS, in build/kmod/"
 	@echo "make install    install the module and ccidctl on this machine"
 	@echo "KDIR=...        kernel build directory (now: $(KDIR))"
 
@@ -109,28 +119,50 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard kmod/*.h ctl/
 $(B)/tests/ccid-testcard: tests/vm/ccid-testcard.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@ -lpthread
 
+$(B)/tests/ccid-fault: tests/vm/ccid-fault.c uapi/linux/usb/g_ccid.h | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@
+
 $(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags libusb-1.0) $< -o $@ $$($(PKG_CONFIG) --libs libusb-1.0)
 
 $(B)/tests/vscard-provider: tests/vm/vscard-provider.c | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g $$($(PKG_CONFIG) --cflags libcacard) $< -o $@ $$($(PKG_CONFIG) --libs libcacard)
 
-$(SELFTEST_KOS) &: tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/selftest modules
+# The sanitizer kernel, built once and cached (see tests/kernel/build)
+kernel-debug:
+	@tests/kernel/build >/dev/null
+
+# usb_f_ccid.ko and the runner's self-test modules for each kernel of the
+# matrix, in build/kmod/NAME/ (the VM runner's --kernel NAME loads them)
+modules-matrix: $(MATRIX_KOS)
+
+# Always asked: Kbuild knows best whether anything changed (a kernel
+# upgrade changes the release, and with it the build tree)
+$(B)/kmod/%/usb_f_ccid.ko: FORCE
+	@tests/vm/build-module $*
+
+FORCE:
 
 unit: $(UNIT_BINS)
 	$(PROVE) --exec '' $(UNIT_BINS)
 
-tests-build: all $(UNIT_BINS) $(FUZZ_BINS) $(VM_PROGS) $(SELFTEST_KOS)
+tests-build: all $(UNIT_BINS) $(FUZZ_BINS) $(VM_PROGS)
 
 # `make check` installs what is missing first, then re-reads this Makefile
 # (the kernel version may only be known once the packages are there).
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
+# The sanitizer kernel is built before the modules that need its tree
 check-run: tests-build
-	$(PROVE) --exec '' --timer $(PROVE_FLAGS) tests/static.t $(UNIT_BINS) \
-		tests/fuzz-smoke.t $(sort $(wildcard tests/vm/*.t))
+	@$(if $(filter debug 7.3,$(KERNELS)),$(MAKE) --no-print-directory kernel-debug)
+	@$(MAKE) --no-print-directory modules-matrix
+	@tests/run-checks --kernels "$(KERNELS)" -- $(VM_TESTS)
+
+check-vm: tests-build
+	@$(if $(filter debug 7.3,$(KERNELS)),$(MAKE) --no-print-directory kernel-debug)
+	@$(MAKE) --no-print-directory modules-matrix
+	@tests/run-checks --vm-only --kernels "$(KERNELS)" -- $(VM_TESTS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_NAMES); do \
@@ -140,9 +172,13 @@ fuzz: $(FUZZ_BINS)
 			$(B)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
 
+# One boot of BENCH_KERNEL (a name of the matrix); the sanitizer kernel
+# would measure its own checks
+BENCH_KERNEL ?= 6.1
 bench: deps
 	@$(MAKE) --no-print-directory tests-build
-	tests/vm/run-vm --timeout 1200 tests/vm/bench.sh
+	@$(MAKE) --no-print-directory KERNELS=$(BENCH_KERNEL) modules-matrix
+	tests/vm/run-vm --kernel $(BENCH_KERNEL) --timeout 1500 tests/vm/bench.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tests-build
@@ -160,5 +196,4 @@ install: all
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
-	-$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/selftest clean >/dev/null 2>&1
 	rm -rf $(B) $(CCIDCTL)

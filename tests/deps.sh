@@ -8,9 +8,13 @@ set -u
 
 pkgs=(
 	# build: module, ccidctl, tests
-	build-essential make pkg-config bc kmod cpio
+	build-essential make pkg-config bc kmod cpio rsync
+	# the kernel matrix: Debian's 6.1 and 6.12 (bookworm-security)
 	linux-image-amd64 linux-headers-amd64
+	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1	# checkpatch.pl, spelling.txt, const_structs
+	# building the 7.3 sanitizer kernel (tests/kernel/build)
+	flex bison libelf-dev libssl-dev xz-utils
 	sparse clang libclang-rt-14-dev
 	libxml2-dev libxml2-utils libcacard-dev libnss3-dev libnss3-tools
 	libpcsclite-dev libusb-1.0-0-dev

@@ -3,16 +3,34 @@
 #
 # Self-test of the VM runner: without it a green VM run proves nothing.
 # A module that WARNs must fail the run; one that behaves must pass; the
-# script's exit status and a time limit must come through.
+# script's exit status and a time limit must come through. On the
+# sanitizer kernel a module that leaks and one that takes two locks in
+# both orders must fail the run too. The kernel is CCID_KERNEL's (see
+# tests/vm/kernels), the modules those built for it in build/kmod/.
 here=$(cd "$(dirname "$0")" && pwd)
-st=$here/selftest
-echo "1..5"
+repo=$(cd "$here/../.." && pwd)
+if [ -n "${CCID_KERNEL:-}" ]; then
+	kinfo=$("$here/kernels" resolve "$CCID_KERNEL") || {
+		echo "Bail out! no kernel $CCID_KERNEL"
+		exit 1
+	}
+	eval "$kinfo"
+	st=$repo/build/kmod/$K_NAME/selftest
+	hint="make modules-matrix"
+else
+	K_DEBUG=0
+	st=$repo/build/kmod/default/selftest
+	hint="tests/vm/build-module of the default kernel"
+	echo "Bail out! CCID_KERNEL is not set (make check-vm sets it)"
+	exit 1
+fi
+echo "1..7"
 n=0
 t() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
-for m in good warn; do
+for m in good warn leak lockorder; do
 	if [ ! -r "$st/ccid_selftest_$m.ko" ]; then
-		echo "Bail out! $st/ccid_selftest_$m.ko is not built (make vm-selftest-modules)"
+		echo "Bail out! $st/ccid_selftest_$m.ko is not built ($hint)"
 		exit 1
 	fi
 done
@@ -43,3 +61,23 @@ rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 echo "$out" | grep -q 'time limit'
 t $(( rc == 0 || $? != 0 )) "a script that hangs: the time limit fails the run"
+
+if [ "$K_DEBUG" != 1 ]; then
+	t 0 "# SKIP a leaking module: kmemleak exists only on the sanitizer kernel, not on $K_NAME"
+	t 0 "# SKIP a lock inversion: lockdep exists only on the sanitizer kernel, not on $K_NAME"
+	exit 0
+fi
+
+out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_leak.ko" \
+	"$here/guest/runner-plain.sh" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+echo "$out" | grep -q 'unreferenced object'
+t $(( rc == 0 || $? != 0 )) "a module that leaks: kmemleak's report fails the run (exit $rc)"
+
+out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_lockorder.ko" \
+	"$here/guest/runner-plain.sh" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+echo "$out" | grep -q 'possible circular locking'
+t $(( rc == 0 || $? != 0 )) "a module that takes two locks in both orders: lockdep's report fails the run (exit $rc)"

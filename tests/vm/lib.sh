@@ -48,6 +48,16 @@ bail() {
 
 # --- gadget set-up -------------------------------------------------------
 
+# udc_bind GADGETDIR [UDC]: bind a configfs gadget to a UDC (default
+# ${CCID_UDC:-dummy_udc.0}). The gadget's driver from an earlier binding
+# must be gone first: with DEBUG_KOBJECT_RELEASE (the sanitizer kernel)
+# its kobject, and its name in /sys/bus/gadget/drivers, outlive the unbind
+# by up to 4 s, and binding again meanwhile fails on a duplicate name.
+udc_bind() {
+	wait_for 8 test ! -e "/sys/bus/gadget/drivers/configfs-gadget.${1##*/}"
+	echo "${2:-${CCID_UDC:-dummy_udc.0}}" > "$1/UDC"
+}
+
 # gadget_up NAME [NSLOTS] [ATTR=VALUE...]: a gadget with one ccid function
 # instance "NAME" (functions/ccid.NAME) bound to dummy_udc.0.
 gadget_up() {
@@ -61,6 +71,8 @@ gadget_up() {
 	echo "$CCID_PID" > "$g/idProduct"
 	echo 0x0200 > "$g/bcdUSB"
 	echo 0x0100 > "$g/bcdDevice"
+	# CCID_MAX_SPEED=full-speed: bind at full speed on a high-speed UDC
+	[ -n "${CCID_MAX_SPEED:-}" ] && echo "$CCID_MAX_SPEED" > "$g/max_speed"
 	mkdir -p "$g/strings/0x409"
 	echo "ccid-gadget" > "$g/strings/0x409/manufacturer"
 	echo "Virtual CCID reader" > "$g/strings/0x409/product"
@@ -74,7 +86,7 @@ gadget_up() {
 	echo "CCID" > "$g/configs/c.1/strings/0x409/configuration"
 	echo 100 > "$g/configs/c.1/MaxPower"
 	ln -s "$g/functions/ccid.$name" "$g/configs/c.1/" || return 1
-	echo "${CCID_UDC:-dummy_udc.0}" > "$g/UDC" || return 1
+	udc_bind "$g" || return 1
 	udev_settle
 }
 
@@ -195,6 +207,7 @@ loopback_up() {
 	echo "$LB_VID" > "$g/idVendor"
 	echo "$LB_PID" > "$g/idProduct"
 	echo 0x0200 > "$g/bcdUSB"
+	[ -n "${CCID_MAX_SPEED:-}" ] && echo "$CCID_MAX_SPEED" > "$g/max_speed"
 	mkdir -p "$g/strings/0x409"
 	echo "ccid-gadget tests" > "$g/strings/0x409/manufacturer"
 	echo "Loopback floor" > "$g/strings/0x409/product"
@@ -204,7 +217,7 @@ loopback_up() {
 	mkdir -p "$g/configs/c.1/strings/0x409"
 	echo "Loopback" > "$g/configs/c.1/strings/0x409/configuration"
 	ln -s "$g/functions/Loopback.0" "$g/configs/c.1/" || return 1
-	echo "${LB_UDC:-dummy_udc.0}" > "$g/UDC" || return 1
+	udc_bind "$g" "${LB_UDC:-dummy_udc.0}" || return 1
 	wait_for 10 lsusb -d "${LB_VID#0x}:${LB_PID#0x}"
 }
 
@@ -334,7 +347,7 @@ gadget_multi() {
 		echo "${_is##*:}" > "$_g/functions/ccid.${_is%%:*}/nslots" || return 1
 		ln -s "$_g/functions/ccid.${_is%%:*}" "$_g/configs/c.1/" || return 1
 	done
-	echo "${CCID_UDC:-dummy_udc.0}" > "$_g/UDC" || return 1
+	udc_bind "$_g" || return 1
 	wait_for 10 usb_present
 }
 

@@ -58,7 +58,7 @@ check "linked: nslots write refused with EBUSY" write_fails nslots 2 "busy"
 check "linked: max_msg_len write refused with EBUSY" write_fails max_msg_len 1000 "busy"
 check "linked: reading still works" attr_is nslots 3
 
-echo dummy_udc.0 > "$g/UDC" || bail "cannot bind"
+udc_bind "$g" || bail "cannot bind"
 udev_settle
 lsusb -v -d "${CCID_VID#0x}:${CCID_PID#0x}" > /tmp/desc.txt 2>/dev/null
 check "bound: the class descriptor has 3 slots (nMaxSlotIndex 2)" \

@@ -67,7 +67,7 @@ check "the read-only descriptor: an error or an honest offline, empty status" \
 	sh -c 'case "$1" in errno=*|"ok nslots=2 online=0 state=0,0 "*) exit 0;; esac; exit 1' sh "$out"
 check "the device node is gone while unbound" wait_for 5 test ! -e "$DEV"
 
-echo dummy_udc.0 > "$G/UDC"
+udc_bind "$G"
 check "rebinding: the host enumerates the reader again" wait_for 10 usb_present
 check "rebinding: the device node is back" wait_for 5 ccid_dev t
 out=$(fdpy status)
@@ -83,7 +83,7 @@ testcard_stop
 i=0
 while [ $i -lt 5 ]; do
 	echo "" > "$G/UDC"
-	echo dummy_udc.0 > "$G/UDC"
+	udc_bind "$G"
 	i=$((i + 1))
 done
 check "five quick unbind/rebind cycles: the host enumerates the reader" wait_for 10 usb_present

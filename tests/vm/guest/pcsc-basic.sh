@@ -82,7 +82,7 @@ check "systemd-udevd starts" start_udevd
 pcscd_usb_only || bail "pcscd did not start"
 diag "hot-plug: pcscd started with the gadget unbound"
 pcsc_py readers 0
-echo dummy_udc.0 > "$CFS/g_t/UDC"
+udc_bind "$CFS/g_t"
 diag "hot-plug: gadget bound after pcscd started"
 pcsc_py readers "$NS"
 DEV=$(ccid_dev t)
