@@ -21,6 +21,14 @@
  *   fuzz      random, mostly malformed messages and class requests for -t
  *             seconds (seed -x), probing that the reader keeps answering
  *             and that every reply is well-formed; TAP.
+ *   abortsync a message cut short by the host (its first packet only),
+ *             then the abort procedure (class request ABORT and
+ *             PC_to_RDR_Abort): the Abort must be answered and the next
+ *             commands must be read as commands; TAP.
+ *   altstress -n rounds of: an APDU in flight, SET_INTERFACE (the host
+ *             resets the function under traffic), then a fresh command
+ *             whose reply must be its own, not one built before the
+ *             reset; TAP.
  *
  * Bench lines are machine-readable:
  *   bench MODE size=N roundtrips=R seconds=S rate=X mbps=Y
@@ -654,6 +662,116 @@ static int abort_pending(uint8_t slot, uint8_t hseq, uint8_t aseq,
 	return r;
 }
 
+static uint32_t rnd(void);
+
+/*
+ * A bulk-out message the host gives up on after its first packet: the
+ * header announces dlen bytes of data, only the first packet is sent.
+ * The abort procedure for its slot must resynchronise the framing.
+ */
+static int run_abortsync(void)
+{
+	uint32_t mps = ep_in_mps, dlen = 4 * mps;
+	uint8_t seq = seq_ctr++, aseq = seq_ctr++;
+	bool got_xfr, got_abort;
+	int n, r, done = 0;
+
+	printf("TAP version 13\n");
+	drain();	/* what an earlier client left behind */
+	tap(power_on(0, NULL, NULL) == 0, "slot 0 powers on");
+	drain();
+	build_hdr(obuf, PC_XFR_BLOCK, dlen, 0, seq, 0, 0, 0);
+	memset(obuf + HDR, 0x5a, mps - HDR);
+	r = libusb_bulk_transfer(dh, ep_out, obuf, (int)mps, &done, T_OUT_MS);
+	tap(r == 0 && done == (int)mps,
+	    "the first %u-byte packet of a %u-byte XfrBlock goes out, the rest never does",
+	    mps, HDR + dlen);
+	tap(no_reply_within(300), "the reader waits for the rest: no reply yet");
+
+	r = abort_pending(0, seq, aseq, &got_xfr, &got_abort);
+	tap(r == 0, "class request ABORT for slot 0 is accepted");
+	tap(got_abort,
+	    "PC_to_RDR_Abort after it is read as a command and answered (SlotStatus, bSeq %u)",
+	    aseq);
+	tap(slot_status_ok(0, -1), "the next GetSlotStatus is answered with its own bSeq");
+	tap(power_on(0, NULL, NULL) == 0 && echo_ok(0, 20),
+	    "and an APDU round-trips: the framing is in step again");
+	n = bulk_in(200);
+	tap(n == LIBUSB_ERROR_TIMEOUT, "nothing stray is left on bulk-in");
+	printf("1..%d\n", tap_n);
+	return tap_fail ? 1 : 0;
+}
+
+/*
+ * SET_INTERFACE while APDUs are in flight: the function is reset
+ * (set_alt) with requests queued and being built. Whatever the reader
+ * sends after the reset must answer what the host sent after it.
+ */
+static int run_altstress(int rounds)
+{
+	int i, n, r, stale = 0, lost = 0, errors = 0;
+	uint8_t apdu[5 + 200];
+
+	printf("TAP version 13\n");
+	drain();
+	apdu[0] = 0x00;
+	apdu[1] = INS_ECHO;
+	apdu[2] = apdu[3] = 0;
+	apdu[4] = 200;
+	memset(apdu + 5, 0xa5, 200);
+	for (i = 0; i < rounds; i++) {
+		uint8_t seq, sseq;
+
+		if (power_on(0, NULL, NULL)) {
+			errors++;
+			drain();
+			continue;
+		}
+		/* an APDU in flight, answered or not... */
+		seq = seq_ctr++;
+		build_hdr(obuf, PC_XFR_BLOCK, sizeof(apdu), 0, seq, 0, 0, 0);
+		memcpy(obuf + HDR, apdu, sizeof(apdu));
+		if (bulk_out(obuf, HDR + sizeof(apdu), T_OUT_MS))
+			errors++;
+		if (i & 1)
+			usleep((unsigned int)(rnd() % 3000));
+		/* ...and the host resets the interface */
+		r = libusb_set_interface_alt_setting(dh, ifnum, 0);
+		if (r) {
+			diag("SET_INTERFACE: %s", libusb_strerror(r));
+			errors++;
+			continue;
+		}
+		/* a fresh command: its reply must be the first to come */
+		sseq = seq_ctr++;
+		if (send_simple(PC_SLOT_STATUS, 0, sseq, 0, 0, 0)) {
+			errors++;
+			continue;
+		}
+		n = bulk_in(T_OUT_MS);
+		if (n < 0) {
+			diag("round %d: no reply to GetSlotStatus (%s)", i,
+			     libusb_strerror(n));
+			lost++;
+		} else if (n < HDR || ibuf[6] != sseq ||
+			   ibuf[0] != RDR_SLOT_STATUS) {
+			diag("round %d: after the reset came type %02X bSeq %u (the command sent before it had bSeq %u, the new one %u)",
+			     i, n >= 1 ? ibuf[0] : 0, n >= 7 ? ibuf[6] : 0,
+			     seq, sseq);
+			stale++;
+			drain();
+		}
+	}
+	tap(errors == 0, "%d rounds of APDU + SET_INTERFACE: every transfer went out (%d errors)",
+	    rounds, errors);
+	tap(stale == 0, "no reply built before a reset arrived after it (%d stale)", stale);
+	tap(lost == 0, "every command sent after a reset was answered (%d lost)", lost);
+	tap(power_on(0, NULL, NULL) == 0 && echo_ok(0, 200),
+	    "the reader works normally afterwards");
+	printf("1..%d\n", tap_n);
+	return tap_fail ? 1 : 0;
+}
+
 static int fifo_cmd(const char *fifo, const char *cmd)
 {
 	int fd = open(fifo, O_WRONLY | O_NONBLOCK);
@@ -1279,6 +1397,8 @@ static void usage(int status)
 		"       %s fuzz     [-d VID:PID] [-t SECS] [-x SEED]\n"
 		"       %s atr      [-d VID:PID] [-S SLOT]   (power on, print the ATR)\n"
 		"       %s powercycle [-d VID:PID] [-S SLOT] [-n COUNT]\n"
+		"       %s abortsync [-d VID:PID]\n"
+		"       %s altstress [-d VID:PID] [-n ROUNDS]\n"
 		"  -d VID:PID  device (default 08e6:4433; loopback 0525:a4a0)\n"
 		"  -i N        use the N-th CCID interface (default 0, the first)\n"
 		"  -w SECS     wait this long for the device (default 10)\n"
@@ -1287,7 +1407,7 @@ static void usage(int status)
 		"  -t SECS     bench: seconds per size; fuzz: duration (default 5)\n"
 		"  -s SIZES    bench sizes in bytes (default 10,261,65544)\n"
 		"  -x SEED     fuzz: random seed (default 1)\n",
-		prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(status);
 }
 
@@ -1352,6 +1472,12 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "test")) {
 		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
 		r = run_test(fifo);
+	} else if (!strcmp(mode, "abortsync")) {
+		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
+		r = run_abortsync();
+	} else if (!strcmp(mode, "altstress")) {
+		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
+		r = run_altstress(count);
 	} else if (!strcmp(mode, "fuzz")) {
 		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
 		r = run_fuzz(secs, seed);
@@ -1415,6 +1541,7 @@ int main(int argc, char **argv)
 		if (n < 4)
 			die("bad APDU %s", argv[optind]);
 		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
+		drain();	/* what an earlier client left behind */
 		if (power_on((uint8_t)slot, NULL, NULL))
 			die("power on slot %d failed", slot);
 		n = xfr_apdu((uint8_t)slot, apdu, (uint32_t)n, rsp,

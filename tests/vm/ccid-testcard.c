@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,8 @@ static int dev_fd = -1;
 static volatile sig_atomic_t stop_sig;
 static struct pending pend[MAX_PENDING];
 static bool inserted[CCIDG_MAX_SLOTS];
+static void *efault_buf;		/* -E: PROT_NONE, read() must fault */
+static unsigned long efaults;
 static struct ccidg_config cfg;
 
 static uint8_t evbuf[CCIDG_EVENT_MAX];
@@ -470,10 +473,26 @@ static int handle_event(void)
 	ssize_t n;
 	int i;
 
+	if (efault_buf) {
+		/* -E: first into memory the kernel cannot write to */
+		n = read(dev_fd, efault_buf, sizeof(evbuf));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n >= 0 || errno != EFAULT) {
+			logmsg("read into an unwritable buffer: %zd (%s), want EFAULT",
+			       n, n < 0 ? strerror(errno) : "no error");
+			return -1;
+		}
+		efaults++;
+	}
 	n = read(dev_fd, evbuf, sizeof(evbuf));
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN || errno == EINTR) {
+			if (efault_buf)
+				logmsg("the event that faulted is gone: %s",
+				       strerror(errno));
 			return 0;
+		}
 		logmsg("read failed: %s", strerror(errno));
 		return -1;
 	}
@@ -920,7 +939,7 @@ static int self_test(const char *dev)
 static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s [-d DEV] [-s SLOTS] [-a ATRHEX] [-c FIFO] [-r FILE] [-S] [-v]\n"
+		"usage: %s [-d DEV] [-s SLOTS] [-a ATRHEX] [-c FIFO] [-r FILE] [-S] [-E] [-v]\n"
 		"       %s -T [-d DEV]\n"
 		"  -d DEV     char device (default /dev/ccidg0)\n"
 		"  -s SLOTS   slots to insert a card into at start: all (default),\n"
@@ -930,10 +949,13 @@ static void usage(int status)
 		"             remove S, stats, quit\n"
 		"  -r FILE    create FILE once the cards are inserted\n"
 		"  -S         log the function's counters at exit\n"
+		"  -E         read every event first into an unwritable buffer: the\n"
+		"             kernel must fail that read with EFAULT and keep the event\n"
 		"  -v         log every APDU\n"
 		"Answers by INS: 10 echo, 12 pattern(P1P2 bytes), 14 length+FNV-1a,\n"
 		"16 delay(P1 s + P2/10 s, answer slot+data), 18 slot, 1A hang,\n"
-		"1C crash (exit 42), 1E card error, 20 SW=P1P2, 22 late (delay,\n"
+		"1C crash (exit 42), 1E card error (bError P1, 0: ICC mute),\n"
+		"20 SW=P1P2, 22 late (delay,\n"
 		"answered even if aborted), else 6D00.\n"
 		"  -T         instead: TAP self-test of the char device's checks\n",
 		prog, prog);
@@ -949,7 +971,7 @@ int main(int argc, char **argv)
 	int ctl_fd = -1, opt, status = 0, print_stats = 0, selftest = 0;
 	uint32_t s;
 
-	while ((opt = getopt(argc, argv, "d:s:a:c:r:STvh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:a:c:r:STEvh")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 's': slots = optarg; break;
@@ -966,6 +988,14 @@ int main(int argc, char **argv)
 		case 'r': ready = optarg; break;
 		case 'S': print_stats = 1; break;
 		case 'T': selftest = 1; break;
+		case 'E':
+			efault_buf = mmap(NULL, sizeof(evbuf), PROT_NONE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (efault_buf == MAP_FAILED) {
+				perror("mmap");
+				return 1;
+			}
+			break;
 		case 'v': verbose++; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -1099,6 +1129,8 @@ out:
 		logmsg("got signal %d, exiting", (int)stop_sig);
 	if (print_stats)
 		log_stats();
+	if (efault_buf)
+		logmsg("%lu reads failed with EFAULT as they should", efaults);
 	for (s = 0; s < CCIDG_MAX_SLOTS; s++)
 		if (inserted[s])
 			card_remove(s);
