@@ -1,41 +1,69 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: guest script (run by tests/vm/run-vm). XfrBlock round trips
-# per second through usb_f_ccid and ccid-testcard's echo command, for
-# 10-byte, 261-byte and 64-KiB command APDUs, then the same number of bytes
-# out and back through the kernel's Loopback function (usb_f_ss_lb) on the
-# same dummy_hcd: the floor. Prints figures and ratios; never pass/fail on
-# speed (it fails only when something does not work at all).
-# usage: bench.sh [SECONDS_PER_SIZE]
+# make bench: guest script (run by tests/vm/run-vm). In one boot, each
+# figure beside its floor:
+#  - raw XfrBlock round trips through usb_f_ccid and ccid-testcard's echo
+#    command (10-byte, 261-byte and 64 KiB command APDUs) against the same
+#    bytes out and back through the kernel's Loopback function
+#    (usb_f_ss_lb) on the same dummy_hcd, at high and at full speed;
+#  - four slots kept busy at once (DELAY, one pcscd client thread each)
+#    against one;
+#  - APDUs per second through pcscd + libccid against raw round trips.
+# Prints figures and ratios; never passes or fails on speed (it fails
+# only when something does not work at all).
+# usage: bench.sh [SECONDS_PER_FIGURE]
 . "$CCID_REPO/tests/vm/lib.sh"
 
 SECS=${1:-5}
 SIZES=10,261,65544
+BENCHPY="/usr/bin/python3 $CCID_REPO/tests/vm/ccid_bench.py"
 ensure_configfs || { echo "bench: configfs not mounted"; exit 1; }
 for t in "$TESTCARD" "$RAWUSB"; do
 	[ -x "$t" ] || { echo "bench: $t missing (run make)"; exit 1; }
 done
 lsmod | grep -q '^usb_f_ccid ' || { echo "bench: usb_f_ccid is not loaded"; exit 1; }
+rc=0
+: > /tmp/bench.all
 
-gadget_up b 1 || { echo "bench: gadget_up failed"; exit 1; }
-DEV=$(ccid_dev b) || { echo "bench: no /dev/ccidg"; exit 1; }
+# raw SPEED: the ccid function, then the loopback floor, at one speed
+raw() {
+	sp=$1
+	CCID_MAX_SPEED=$sp gadget_up b 1 || { echo "bench: gadget_up failed"; return 1; }
+	DEV=$(ccid_dev b) || { echo "bench: no /dev/ccidg"; return 1; }
+	testcard_start "$DEV" || { cat "$TC_LOG"; echo "bench: ccid-testcard did not start"; return 1; }
+	echo "bench: $sp: ccid function + ccid-testcard, $SECS s per size"
+	"$RAWUSB" bench -t "$SECS" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
+	sed "s/^bench ccid /bench ccid speed=$sp /" /tmp/bench.out | tee -a /tmp/bench.all
+	testcard_stop
+	gadget_down b
+	CCID_MAX_SPEED=$sp loopback_up || { echo "bench: Loopback gadget failed"; return 1; }
+	echo "bench: $sp: Loopback function (usb_f_ss_lb, bulk_buflen ${LB_BUFLEN:-65536}), $SECS s per size"
+	"$RAWUSB" loopback -t "$SECS" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
+	sed "s/^bench loopback /bench loopback speed=$sp /" /tmp/bench.out | tee -a /tmp/bench.all
+	loopback_down
+}
+raw high-speed || rc=1
+raw full-speed || rc=1
+
+# busy slots and APDUs/s, through pcscd
+start_udevd
+gadget_up p 4 || { echo "bench: gadget_up (4 slots) failed"; exit 1; }
+DEV=$(ccid_dev p) || { echo "bench: no /dev/ccidg"; exit 1; }
 testcard_start "$DEV" || { cat "$TC_LOG"; echo "bench: ccid-testcard did not start"; exit 1; }
-echo "bench: ccid function + ccid-testcard, $SECS s per size"
-"$RAWUSB" bench -t "$SECS" -s "$SIZES" > /tmp/bench.ccid 2>&1
-rc1=$?
-cat /tmp/bench.ccid
+pcscd_usb_only || { echo "bench: pcscd did not start"; exit 1; }
+echo "bench: pcscd + libccid, 4 slots (busy_slots 4); DELAY 0.2 s"
+for n in 1 4; do
+	$BENCHPY slots $n "$SECS" 2 2>&1 | tee -a /tmp/bench.all
+done
+echo "bench: pcscd + libccid, ECHO of 10 bytes on one slot"
+$BENCHPY apdus 0 "$SECS" 2>&1 | tee -a /tmp/bench.all
+stop_pcscd
 testcard_stop
-gadget_down b
-
-loopback_up || { echo "bench: Loopback gadget failed"; exit 1; }
-echo "bench: Loopback function (usb_f_ss_lb, bulk_buflen ${LB_BUFLEN:-65536}), $SECS s per size"
-"$RAWUSB" loopback -t "$SECS" -s "$SIZES" > /tmp/bench.loop 2>&1
-rc2=$?
-cat /tmp/bench.loop
-loopback_down
+gadget_down p
+grep -q 'failed\|Traceback' /tmp/bench.all && rc=1
 
 echo
-echo "CCID XfrBlock round trips vs. raw bulk loopback on dummy_hcd (kernel $(uname -r), QEMU)"
+echo "== usb_f_ccid benchmark (kernel $(uname -r), QEMU; one boot)"
 awk '
 function val(line, key,   i, n, f) {
 	n = split(line, f, " ")
@@ -45,17 +73,25 @@ function val(line, key,   i, n, f) {
 	return ""
 }
 function label(sz) {
-	return sz >= 65536 ? sprintf("%.0f KiB (%d B)", sz / 1024, sz) : sz " B"
+	return sz >= 65536 ? sprintf("%.0f KiB", sz / 1024) : sz " B"
 }
-/^bench ccid / { s = val($0, "size"); c[s] = val($0, "rate"); cm[s] = val($0, "mbps"); order[++n] = s }
-/^bench loopback / { s = val($0, "size"); l[s] = val($0, "rate"); lm[s] = val($0, "mbps") }
+/^bench ccid / { k = val($0, "speed") " " val($0, "size"); c[k] = val($0, "rate"); cm[k] = val($0, "mbps"); if (!(k in seen)) { order[++n] = k; seen[k] = 1 } }
+/^bench loopback / { k = val($0, "speed") " " val($0, "size"); l[k] = val($0, "rate"); lm[k] = val($0, "mbps") }
+/^bench slots / { s[val($0, "n")] = val($0, "rate") }
+/^bench pcsc / { p = val($0, "rate") }
 END {
-	printf "%-18s %14s %10s %14s %10s %10s\n", "command APDU", "ccid rt/s", "ccid MB/s", "floor rt/s", "floor MB/s", "ccid/floor"
+	printf "%-11s %-9s %12s %10s %12s %10s %8s\n", "speed", "command", "ccid rt/s", "ccid MB/s", "floor rt/s", "floor MB/s", "ratio"
 	for (i = 1; i <= n; i++) {
-		s = order[i]
-		r = (l[s] > 0) ? sprintf("%.2f", c[s] / l[s]) : "n/a"
-		printf "%-18s %14.1f %10.2f %14.1f %10.2f %10s\n", label(s), c[s], cm[s], l[s], lm[s], r
+		k = order[i]; split(k, kk, " ")
+		r = (l[k] > 0) ? sprintf("%.2f", c[k] / l[k]) : "n/a"
+		printf "%-11s %-9s %12.1f %10.2f %12.1f %10.2f %8s\n", kk[1], label(kk[2]), c[k], cm[k], l[k], lm[k], r
 	}
-}' /tmp/bench.ccid /tmp/bench.loop
-echo "(floor: the same command size out and back through usb_f_ss_lb; MB/s counts both directions)"
-[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
+	print "(floor: the same number of bytes out and back through usb_f_ss_lb on the same bus; MB/s counts both directions)"
+	printf "\n%-44s %10s %10s %8s\n", "pcscd + libccid", "APDU/s", "floor", "ratio"
+	if (s[1] > 0)
+		printf "%-44s %10.2f %10.2f %7.2fx\n", "4 slots busy at once vs 1 (DELAY 0.2 s)", s[4], s[1], s[4] / s[1]
+	ref = c["high-speed 10"]
+	if (ref > 0)
+		printf "%-44s %10.1f %10.1f %8.2f\n", "ECHO 10 B, one slot vs raw 10 B round trips", p, ref, p / ref
+}' /tmp/bench.all
+exit $rc
