@@ -923,6 +923,17 @@ int ccid_cmd_copied(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
 	return 0;
 }
 
+void ccid_copy_cancel(struct ccid_engine *e, u32 slot)
+{
+	struct ccid_slot *s;
+
+	if (slot >= e->cfg.nslots || !e->slot[slot].copying)
+		return;
+	s = &e->slot[slot];
+	s->copying = 0;
+	ccid_slot_reset_chains(s);
+}
+
 int ccid_rsp_chunk(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
 		   u32 out_size, u32 *out_len)
 {

@@ -315,6 +315,13 @@ int ccid_rsp_chunk(struct ccid_engine *e, u32 slot, u32 gen, u8 *out,
 		   u32 out_size, u32 *out_len);
 
 /*
+ * The caller gives up on the copy job of slot (it could not get a buffer
+ * to copy into): the chained command or response it belonged to is
+ * dropped, and the slot answers commands again.
+ */
+void ccid_copy_cancel(struct ccid_engine *e, u32 slot);
+
+/*
  * The pending command APDU of a slot, valid while that id is pending and
  * the APDU not consumed: returns its length and sets *apdu, or -ESTALE.
  */

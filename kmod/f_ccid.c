@@ -1075,12 +1075,15 @@ static void ccid_do_job(struct f_ccid *cc, u32 s, unsigned long *flags)
 			spin_lock_irqsave(&cc->lock, *flags);
 			cc->users--;
 		}
-		/* always: it clears the engine's copy job */
-		if (!ccid_rsp_chunk(&cc->eng, s, si->job_gen, si->req->buf,
-				    cc->sin_size, &len) && !ret && cc->online) {
+		if (ret) {
+			/* no request to put the chunk in: the response goes */
+			ccid_copy_cancel(&cc->eng, s);
+		} else if (!ccid_rsp_chunk(&cc->eng, s, si->job_gen,
+					   si->req->buf, cc->sin_size, &len) &&
+			   cc->online) {
 			si->filling = false;
 			ccid_in_ready(cc, si->req, len);
-		} else if (!ret) {
+		} else {
 			ccid_sin_release(cc, s);
 		}
 	}

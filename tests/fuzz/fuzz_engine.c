@@ -380,7 +380,7 @@ static void op(struct input *in)
 	int r;
 
 	/* bit 7 is a flag for some operations */
-	switch ((code & 0x7f) % 15) {
+	switch ((code & 0x7f) % 16) {
 	case 0:	/* raw bytes from the input */
 		len = in_u16(in) % (eng.cfg.max_msg_len + 16);
 		for (i = 0; i < len; i++)
@@ -515,6 +515,12 @@ static void op(struct input *in)
 	}
 	case 12:	/* a copy job is done */
 		do_job(in_u8(in) % n);
+		break;
+	case 14:	/* the glue gives up on a copy job */
+		i = in_u8(in) % n;
+		ccid_copy_cancel(&eng, i);
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		pin_copy[i] = -1;
 		break;
 	case 13:	/* read() handed an APDU out */
 		i = in_u8(in) % n;

@@ -1447,6 +1447,25 @@ static void test_copy_jobs(void)
 	     "slot out of range: -EINVAL");
 	is_i(ccid_rsp_chunk(E, 1, gen, out, out_size, &len), -EINVAL,
 	     "rsp_chunk without a job: -EINVAL");
+
+	/* the caller gives up on a job: the chain goes, the slot serves */
+	simple(CCID_PC_ICC_POWER_ON, 1, 11);	/* the reset powered it off */
+	m = raw_msg(CCID_PC_XFR_BLOCK, 1, 12, 1, big, 261);
+	ccid_handle_msg(E, m, 271, out, out_size, &res);
+	ok(res.events == CCID_EV_CMD_COPY, "a piece: a copy job");
+	gen = res.gen;
+	ccid_copy_cancel(E, 1);
+	is_i(ccid_cmd_copied(E, 1, gen, out, out_size, &r2), -EINVAL,
+	     "after ccid_copy_cancel the job is gone");
+	m = raw_msg(CCID_PC_XFR_BLOCK, 1, 13, 2, big, 10);
+	ccid_handle_msg(E, m, 20, out, out_size, &res);
+	reply_is(10, CCID_RDR_DATA_BLOCK, 1, 13, 0x40, 8, 0,
+		 "its chain was dropped: a continuation is out of order");
+	ccid_copy_cancel(E, 1);
+	ccid_copy_cancel(E, 9);
+	simple(CCID_PC_GET_SLOT_STATUS, 1, 14);
+	reply_is(10, CCID_RDR_SLOT_STATUS, 1, 14, 0x00, 0, 0,
+		 "cancelling with no job out changes nothing");
 }
 
 static void test_edge_paths(void)
