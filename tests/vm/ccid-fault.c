@@ -39,7 +39,10 @@
 
 #include <linux/usb/g_ccid.h>
 
-static int nth_fd = -1;
+/* fail-nth, opened before arming: one to write, one to read once (it
+ * cannot be rewound, and opening it again would itself allocate)
+ */
+static int nth_fd = -1, nth_rd = -1;
 
 static void die(const char *what)
 {
@@ -64,9 +67,7 @@ static int disarm(void)
 	ssize_t r;
 
 	/* read first: a positive value means not reached yet */
-	if (lseek(nth_fd, 0, SEEK_SET) < 0)
-		die("lseek fail-nth");
-	r = read(nth_fd, buf, sizeof(buf) - 1);
+	r = read(nth_rd, buf, sizeof(buf) - 1);
 	if (r < 0)
 		die("read fail-nth");
 	buf[r] = 0;
@@ -112,8 +113,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	op = argv[1];
-	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	if (nth_fd < 0)
+	nth_fd = open("/proc/thread-self/fail-nth", O_WRONLY | O_CLOEXEC);
+	nth_rd = open("/proc/thread-self/fail-nth", O_RDONLY | O_CLOEXEC);
+	if (nth_fd < 0 || nth_rd < 0)
 		die("/proc/thread-self/fail-nth (CONFIG_FAULT_INJECTION?)");
 
 	if (!strcmp(op, "write") && argc == 4) {

@@ -69,13 +69,16 @@ kmemleak_report() {
 	[ -w "$KMEMLEAK" ] || return 0
 	sleep 6
 	echo scan > "$KMEMLEAK"
-	[ -s "$KMEMLEAK" ] && echo scan > "$KMEMLEAK"
-	if [ -s "$KMEMLEAK" ]; then
-		echo "ccid-vm: kmemleak found leaks:" > /dev/kmsg
-		while IFS= read -r line; do
-			echo "kmemleak-report: $line" > /dev/kmsg
-		done < "$KMEMLEAK"
-	fi
+	# (a debugfs file has no size: read it to know)
+	cat "$KMEMLEAK" > /run/kmemleak.txt
+	[ -s /run/kmemleak.txt ] || return 0
+	echo scan > "$KMEMLEAK"
+	cat "$KMEMLEAK" > /run/kmemleak.txt
+	[ -s /run/kmemleak.txt ] || return 0
+	echo "ccid-vm: kmemleak found leaks:" > /dev/kmsg
+	while IFS= read -r line; do
+		echo "kmemleak-report: $line" > /dev/kmsg
+	done < /run/kmemleak.txt
 }
 
 setup() {

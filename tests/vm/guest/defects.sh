@@ -9,7 +9,8 @@
 
 ensure_configfs || bail "configfs not mounted"
 need_tool lsusb timeout "$TESTCARD" "$RAWUSB"
-KO_WIN=$CCID_BUILD/kmod/$CCID_KERNEL/windows/usb_f_ccid.ko
+# the test build beside the module the runner loaded
+KO_WIN=${CCID_KO%/*}/windows/usb_f_ccid.ko
 [ -r "$KO_WIN" ] || bail "no test build of the module: $KO_WIN (make modules-matrix)"
 P=/sys/module/usb_f_ccid/parameters
 
