@@ -69,7 +69,7 @@ if [ "$K_DEBUG" != 1 ]; then
 fi
 
 out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_leak.ko" \
-	"$here/guest/runner-plain.sh" 2>&1)
+	"$here/guest/runner-leak.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 echo "$out" | grep -q 'unreferenced object'

@@ -61,13 +61,13 @@ fi
 KMEMLEAK=/sys/kernel/debug/kmemleak
 
 # kmemleak_report: scan for leaks and copy any report into the kernel log,
-# where run-vm finds it ("unreferenced object"). An object must be 5 s
-# old before kmemleak reports it, so what the script's last seconds
-# leaked is waited for. A suspicion is confirmed by a second scan (a
-# pointer that was only in a register during the first one).
+# where run-vm finds it ("unreferenced object"). An object must be a few
+# seconds old before kmemleak reports it, so what the script's last
+# seconds leaked is waited for. A suspicion is confirmed by a second scan
+# (a pointer that was only in a register during the first one).
 kmemleak_report() {
 	[ -w "$KMEMLEAK" ] || return 0
-	sleep 6
+	sleep 5
 	echo scan > "$KMEMLEAK"
 	# (a debugfs file has no size: read it to know)
 	cat "$KMEMLEAK" > /run/kmemleak.txt
@@ -82,10 +82,12 @@ kmemleak_report() {
 }
 
 setup() {
-	# What was allocated before the test (boot, initramfs) is not its
-	# concern: before any scan, "clear" marks every object there is as
-	# never to be reported
-	[ -w "$KMEMLEAK" ] && echo clear > "$KMEMLEAK"
+	# What leaked before the test (boot, initramfs) is not its concern:
+	# "clear" marks what a scan reported as never to be reported again
+	if [ -w "$KMEMLEAK" ]; then
+		echo scan > "$KMEMLEAK"
+		echo clear > "$KMEMLEAK"
+	fi
 	# /sys/kernel/config appears with the configfs module
 	modprobe configfs || return 1
 	mount -t configfs configfs /sys/kernel/config || return 1
