@@ -21,8 +21,9 @@
 PKG_CONFIG ?= pkg-config
 
 CTL_MAIN := ctl/main.c
+CTL_CODEC_SRCS := ctl/framer.c ctl/vscard.c ctl/vpcd.c
 CTL_CORE_SRCS := ctl/diag.c ctl/config.c ctl/xml.c ctl/schema_embed.c \
-		 ctl/vscard.c ctl/vpcd.c
+		 $(CTL_CODEC_SRCS)
 CTL_SRCS := $(sort $(CTL_CORE_SRCS) \
 		   $(filter-out $(CTL_MAIN),$(wildcard ctl/*.c)))
 

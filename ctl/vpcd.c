@@ -3,7 +3,6 @@
  * vpcd.c -- vpcd/vicc codec
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,139 +15,87 @@ static bool ctrl_known(uint8_t c)
 	       c == VPCD_CTRL_RESET || c == VPCD_CTRL_ATR;
 }
 
+static int vpcd_header(struct framer *f, size_t *len)
+{
+	const struct vpcd_decoder *dec = f->user;
+	size_t l = (size_t)f->hdr[0] << 8 | f->hdr[1];
+
+	*len = l;
+	if (l > f->max_payload)
+		return 0;	/* the framer says so, with the limit */
+	if (l == 0)
+		return framer_fail(f, -EPROTO, "empty vpcd message");
+	if (dec->role == VPCD_ROLE_READER && l < 2)
+		return framer_fail(f, -EPROTO,
+				   "vpcd message of %zu byte from the card: an ATR or response has at least 2",
+				   l);
+	if (dec->role == VPCD_ROLE_CARD && l > 1 && l < 4)
+		return framer_fail(f, -EPROTO,
+				   "vpcd message of %zu bytes from the reader: a command APDU has at least 4",
+				   l);
+	return 0;
+}
+
+static const struct framer_spec vpcd_spec = {
+	.name = "vpcd",
+	.hdr_len = VPCD_HEADER_LEN,
+	.header = vpcd_header,
+};
+
 int vpcd_decoder_init(struct vpcd_decoder *dec, enum vpcd_role role,
 		      size_t max_payload)
 {
-	memset(dec, 0, sizeof(*dec));
-	dec->role = role;
+	int err;
+
 	if (!max_payload || max_payload > VPCD_MAX_PAYLOAD)
 		max_payload = VPCD_MAX_PAYLOAD;
-	dec->max_payload = max_payload;
-	dec->buf = malloc(max_payload);
-	return dec->buf ? 0 : -ENOMEM;
+	err = framer_init(&dec->f, &vpcd_spec, max_payload);
+	dec->role = role;
+	dec->f.user = dec;
+	return err;
 }
 
 void vpcd_decoder_free(struct vpcd_decoder *dec)
 {
-	free(dec->buf);
-	dec->buf = NULL;
+	framer_free(&dec->f);
 }
 
 void vpcd_decoder_reset(struct vpcd_decoder *dec)
 {
-	dec->hdr_have = 0;
-	dec->have = 0;
-	dec->length = 0;
-	dec->msg_ready = false;
-	dec->err = 0;
-	dec->errmsg[0] = '\0';
+	framer_reset(&dec->f);
 }
 
 bool vpcd_decoder_idle(const struct vpcd_decoder *dec)
 {
-	return !dec->err && (dec->hdr_have == 0 || dec->msg_ready);
+	return framer_idle(&dec->f);
 }
 
 const char *vpcd_decoder_error(const struct vpcd_decoder *dec)
 {
-	return dec->err ? dec->errmsg : "no error";
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct vpcd_decoder *dec, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	dec->err = err;
-	va_start(ap, fmt);
-	vsnprintf(dec->errmsg, sizeof(dec->errmsg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static int check_length(struct vpcd_decoder *dec)
-{
-	size_t len = dec->length;
-
-	if (len > dec->max_payload)
-		return fail(dec, -EMSGSIZE,
-			    "vpcd message length %zu is beyond the limit of %zu bytes",
-			    len, dec->max_payload);
-	if (len == 0)
-		return fail(dec, -EPROTO, "empty vpcd message");
-	if (dec->role == VPCD_ROLE_READER && len < 2)
-		return fail(dec, -EPROTO,
-			    "vpcd message of %zu byte from the card: an ATR or response has at least 2",
-			    len);
-	if (dec->role == VPCD_ROLE_CARD && len > 1 && len < 4)
-		return fail(dec, -EPROTO,
-			    "vpcd message of %zu bytes from the reader: a command APDU has at least 4",
-			    len);
-	return 0;
+	return framer_error(&dec->f);
 }
 
 int vpcd_decode(struct vpcd_decoder *dec, const void *in, size_t len,
 		size_t *used, struct vpcd_msg *msg)
 {
-	const uint8_t *p = in;
-	size_t pos = 0, n;
-	int err;
+	int r = framer_feed(&dec->f, in, len, used);
 
-	*used = 0;
-	if (dec->err)
-		return dec->err;
-	if (dec->msg_ready) {
-		dec->msg_ready = false;
-		dec->hdr_have = 0;
-		dec->have = 0;
-	}
-
-	if (dec->hdr_have < VPCD_HEADER_LEN) {
-		n = VPCD_HEADER_LEN - dec->hdr_have;
-		if (n > len)
-			n = len;
-		memcpy(dec->hdr + dec->hdr_have, p, n);
-		dec->hdr_have += n;
-		pos += n;
-		*used = pos;
-		if (dec->hdr_have < VPCD_HEADER_LEN)
-			return 0;
-		dec->length = (size_t)dec->hdr[0] << 8 | dec->hdr[1];
-		dec->have = 0;
-		err = check_length(dec);
-		if (err)
-			return err;
-	}
-
-	n = dec->length - dec->have;
-	if (n > len - pos)
-		n = len - pos;
-	if (n) {
-		memcpy(dec->buf + dec->have, p + pos, n);
-		dec->have += n;
-		pos += n;
-	}
-	*used = pos;
-	if (dec->have < dec->length)
-		return 0;
-
-	if (dec->length == 1) {
-		/* only the card's side gets here (see check_length) */
-		if (!ctrl_known(dec->buf[0])) {
-			dec->msg_ready = true;
-			return fail(dec, -EPROTO,
-				    "unknown vpcd control code %u",
-				    dec->buf[0]);
-		}
+	if (r != 1)
+		return r;
+	if (dec->f.length == 1) {
+		/* only the card's side gets here (see vpcd_header) */
+		if (!ctrl_known(dec->f.buf[0]))
+			return framer_fail(&dec->f, -EPROTO,
+					   "unknown vpcd control code %u",
+					   dec->f.buf[0]);
 		msg->kind = VPCD_MSG_CTRL;
-		msg->ctrl = dec->buf[0];
+		msg->ctrl = dec->f.buf[0];
 	} else {
 		msg->kind = VPCD_MSG_DATA;
 		msg->ctrl = 0;
 	}
-	msg->length = dec->length;
-	msg->data = dec->buf;
-	dec->msg_ready = true;
+	msg->length = dec->f.length;
+	msg->data = dec->f.buf;
 	return 1;
 }
 

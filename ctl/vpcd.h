@@ -12,7 +12,7 @@
  * The 16-bit length caps a message at 65535 bytes, less than the largest
  * extended command APDU (65544): such APDUs cannot travel over vpcd.
  *
- * No I/O here: the decoder takes whatever chunks the stream delivers, the
+ * No I/O here: the decoder (a framer, framer.h) takes whatever chunks the stream delivers, the
  * encoder writes one whole message into one buffer, to go out in one
  * send() (vpcd itself writes length and payload separately, which costs
  * a delayed ACK per APDU on the other end).
@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "framer.h"
 
 #define VPCD_HEADER_LEN		2
 #define VPCD_MAX_PAYLOAD	65535u
@@ -58,14 +60,7 @@ struct vpcd_msg {
 
 struct vpcd_decoder {
 	enum vpcd_role role;
-	uint8_t hdr[VPCD_HEADER_LEN];
-	size_t hdr_have;
-	uint8_t *buf;
-	size_t max_payload;
-	size_t length, have;
-	bool msg_ready;
-	int err;
-	char errmsg[96];
+	struct framer f;
 };
 
 /* @max_payload: 0 or above VPCD_MAX_PAYLOAD means VPCD_MAX_PAYLOAD. */

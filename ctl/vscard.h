@@ -19,9 +19,16 @@
  * APDU responses, CardRemove; the card user (QEMU, here ccidctl) answers
  * Init with Init, ReaderAdd with Error(0), and sends command APDUs.
  *
- * No I/O here: the decoder takes whatever chunks the stream delivers, the
- * encoder writes one whole message into one buffer, to go out in one
- * send() (see design.md on delayed ACKs).
+ * No I/O here: the decoder (a framer, framer.h) takes whatever chunks the
+ * stream delivers, the encoder writes one whole message into one buffer,
+ * to go out in one send() (see design.md on delayed ACKs).
+ *
+ * The decoder refuses only what cannot be framed or parsed: a length
+ * beyond its limit, an Init or Error payload of a size that type cannot
+ * have. Messages of an unknown type, an ATR of a length no card has, an
+ * empty message that carries a payload are delivered: what to answer is
+ * the protocol's business (wire_vscard.c), as QEMU answers them with an
+ * Error instead of dropping the peer.
  */
 #ifndef CCIDCTL_VSCARD_H
 #define CCIDCTL_VSCARD_H
@@ -30,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "framer.h"
 
 #define VSC_HEADER_LEN		12
 #define VSC_VERSION		2	/* MAKE_VERSION(0, 0, 2) */
@@ -78,15 +87,7 @@ struct vsc_init {
 };
 
 struct vsc_decoder {
-	uint8_t hdr[VSC_HEADER_LEN];
-	size_t hdr_have;
-	uint8_t *buf;		/* max_payload bytes */
-	size_t max_payload;
-	size_t have;		/* payload bytes received */
-	uint32_t type, reader_id, length;
-	bool msg_ready;		/* last feed returned a message */
-	int err;		/* sticky: 0 or a negative errno */
-	char errmsg[96];
+	struct framer f;
 };
 
 /* @max_payload: 0 for VSC_DEFAULT_MAX_PAYLOAD. Returns 0 or -ENOMEM. */
@@ -100,7 +101,7 @@ void vsc_decoder_reset(struct vsc_decoder *dec);
  *   1  a complete message is in *@msg; feed the rest (in + *used) again,
  *   0  all input consumed, the message is not complete yet,
  *   <0 the stream is malformed (-EMSGSIZE: length beyond the limit,
- *      -EPROTO: unknown type or a payload that breaks the type's rules);
+ *      -EPROTO: an Init or Error payload of an impossible size);
  *      nothing after the offending header is consumed, and every later
  *      call fails the same way until vsc_decoder_reset().
  */
@@ -110,6 +111,9 @@ int vsc_decode(struct vsc_decoder *dec, const void *in, size_t len,
 const char *vsc_decoder_error(const struct vsc_decoder *dec);
 /* True between messages (no partial message buffered). */
 bool vsc_decoder_idle(const struct vsc_decoder *dec);
+
+/* A type this codec knows (Init .. FlushComplete). */
+bool vsc_type_known(uint32_t type);
 
 /* Payload helpers for decoded messages; 0 or -EPROTO. */
 int vsc_parse_init(const struct vsc_msg *msg, struct vsc_init *init);

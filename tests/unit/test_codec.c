@@ -250,25 +250,47 @@ static void test_vsc_malformed(void)
 	memcpy(in, "\0\0\0\x07\0\0\0\0\xff\xff\xff\xff", 12);
 	vsc_malformed(in, 64, 0, -EMSGSIZE, 12, "length 0xffffffff");
 
-	memcpy(in, "\xde\xad\xbe\xef\0\0\0\0\0\0\0\x04", 12);
-	vsc_malformed(in, 64, 0, -EPROTO, 12, "type 0xdeadbeef");
-	memcpy(in, "\0\0\0\0\0\0\0\0\0\0\0\0", 12);
-	vsc_malformed(in, 64, 0, -EPROTO, 12, "type 0");
-	memcpy(in, "\0\0\0\x0a\0\0\0\0\0\0\0\0", 12);
-	vsc_malformed(in, 64, 0, -EPROTO, 12, "type 10");
-	memcpy(in, "\0\0\0\x06\0\0\0\0\0\0\0\x05", 12);
-	vsc_malformed(in, 64, 0, -EPROTO, 12, "CardRemove with a payload");
-	memcpy(in, "\0\0\0\x05\0\0\0\0\0\0\0\x22", 12);
-	vsc_malformed(in, 64, 0, -EPROTO, 12, "a 34-byte ATR");
 	memcpy(in, "\0\0\0\x02\0\0\0\0\0\0\0\x03", 12);
 	vsc_malformed(in, 64, 0, -EPROTO, 12, "a 3-byte Error");
 	memcpy(in, "\0\0\0\x01\0\0\0\0\0\0\0\x06", 12);
 	vsc_malformed(in, 64, 0, -EPROTO, 12, "a 6-byte Init");
 
+	/*
+	 * Unknown types, impossible ATR lengths and payloads on empty
+	 * messages are framed and delivered: the protocol layer answers
+	 * them (QEMU replies with an Error instead of dropping the peer).
+	 */
+	{
+		static const struct {
+			const char *hdr;
+			uint32_t type, len;
+			const char *what;
+		} odd[] = {
+			{ "\xde\xad\xbe\xef\0\0\0\0\0\0\0\x04", 0xdeadbeef, 4, "type 0xdeadbeef" },
+			{ "\0\0\0\0\0\0\0\0\0\0\0\0", 0, 0, "type 0" },
+			{ "\0\0\0\x0a\0\0\0\0\0\0\0\0", 10, 0, "type 10" },
+			{ "\0\0\0\x06\0\0\0\0\0\0\0\x05", VSC_CARD_REMOVE, 5, "CardRemove with a payload" },
+			{ "\0\0\0\x05\0\0\0\0\0\0\0\x22", VSC_ATR, 34, "a 34-byte ATR" },
+		};
+
+		vsc_decoder_init(&dec, 0);
+		for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+			memcpy(in, odd[i].hdr, 12);
+			memset(in + 12, 0x3b, 52);
+			vsc_decoder_reset(&dec);
+			vsc_run(&dec, in, 12 + odd[i].len, 1, &s);
+			ok(s.err == 0 && s.n == 1 && s.type[0] == odd[i].type &&
+			   s.len[0] == odd[i].len && vsc_decoder_idle(&dec),
+			   "VSCard: %s is framed and delivered (%s)", odd[i].what,
+			   vsc_type_known(odd[i].type) ? "known type" : "unknown type");
+		}
+		vsc_decoder_free(&dec);
+	}
+
 	/* a good message, then garbage: the first one is still delivered */
 	vsc_decoder_init(&dec, 0);
 	vsc_encode(in, sizeof(in), VSC_APDU, 0, "\x90\x00", 2);
-	memcpy(in + 14, "\xff\xff\xff\xff\0\0\0\0\0\0\0\0", 12);
+	memcpy(in + 14, "\0\0\0\x02\0\0\0\0\0\0\0\x08", 12);
 	vsc_run(&dec, in, 26, 1, &s);
 	ok(s.n == 1 && s.type[0] == VSC_APDU && s.err == -EPROTO &&
 	   s.consumed == 26,
