@@ -49,6 +49,14 @@ static struct cfg *load(const char *file, const char *schema)
 		diag_print(&d, stderr);
 		cfg = NULL;
 	}
+	for (size_t i = 0; cfg && i < cfg->ncards; i++) {
+		if (cfg->cards[i].chr.tls) {
+			fprintf(stderr, "%s:%lu: <source tls='yes'> is not served yet\n",
+				file, cfg->cards[i].chr.src_line);
+			cfg_free(cfg);
+			cfg = NULL;
+		}
+	}
 	diag_free(&d);
 	xmlcfg_cleanup();
 	return cfg;

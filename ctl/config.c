@@ -11,6 +11,7 @@
  * to QEMU to refuse). Every controller a smartcard refers to exists, and is
  * implied if it was not declared.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ struct cfg *cfg_new(void)
 	return calloc(1, sizeof(struct cfg));
 }
 
-static void cfg_card_release(struct cfg_card *c)
+void cfg_card_release(struct cfg_card *c)
 {
 	int i;
 
@@ -37,6 +38,71 @@ static void cfg_card_release(struct cfg_card *c)
 	free(c->chr.service);
 	free(c->chr.path);
 	free(c->chr.proto_name);
+	free(c->chr.odd_child);
+	memset(c, 0, sizeof(*c));
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -1;
+}
+
+int cfg_card_copy(struct cfg_card *dst, const struct cfg_card *src)
+{
+	int err = 0, i;
+
+	*dst = *src;
+	err |= dup_str(&dst->alias, src->alias);
+	err |= dup_str(&dst->addr_type, src->addr_type);
+	for (i = 0; i < CFG_NCERTS; i++)
+		err |= dup_str(&dst->cert[i], src->cert[i]);
+	err |= dup_str(&dst->database, src->database);
+	err |= dup_str(&dst->chr.type_name, src->chr.type_name);
+	err |= dup_str(&dst->chr.host, src->chr.host);
+	err |= dup_str(&dst->chr.service, src->chr.service);
+	err |= dup_str(&dst->chr.path, src->chr.path);
+	err |= dup_str(&dst->chr.proto_name, src->chr.proto_name);
+	err |= dup_str(&dst->chr.odd_child, src->chr.odd_child);
+	if (err) {
+		cfg_card_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool cfg_card_equal(const struct cfg_card *a, const struct cfg_card *b)
+{
+	const struct cfg_chardev *x = &a->chr, *y = &b->chr;
+	int i;
+
+	if (a->controller != b->controller || a->slot != b->slot ||
+	    a->mode != b->mode)
+		return false;
+	if (a->mode == CFG_MODE_HOST_CERTIFICATES) {
+		for (i = 0; i < CFG_NCERTS; i++)
+			if (!str_eq(a->cert[i], b->cert[i]))
+				return false;
+		if (!str_eq(a->database, b->database))
+			return false;
+	}
+	if (a->mode != CFG_MODE_PASSTHROUGH)
+		return true;
+	return a->wire == b->wire && x->type == y->type &&
+	       x->mode == y->mode && str_eq(x->host, y->host) &&
+	       str_eq(x->service, y->service) && str_eq(x->path, y->path) &&
+	       x->tls == y->tls && x->reconnect == y->reconnect &&
+	       (!x->reconnect || x->reconnect_timeout == y->reconnect_timeout);
 }
 
 void cfg_free(struct cfg *cfg)
@@ -233,8 +299,6 @@ static void check_chardev(struct cfg_card *c, struct diag *d)
 				 chr->service);
 		if (chr->path)
 			diag_add(d, sl, "<source> of type='tcp' takes no path attribute");
-		if (chr->tls)
-			diag_add(d, sl, "<source tls='yes'> is not supported by ccidctl");
 	} else {
 		if (!chr->path || !*chr->path)
 			diag_add(d, sl, "<source> of type='unix' needs a path attribute");
@@ -249,12 +313,17 @@ static void check_chardev(struct cfg_card *c, struct diag *d)
 		if (chr->host || chr->service)
 			diag_add(d, sl, "<source> of type='unix' takes no host or service attribute");
 		if (chr->tls)
-			diag_add(d, sl, "<source tls='yes'> is not supported by ccidctl");
+			diag_add(d, sl,
+				 "<source tls='yes'> applies to type='tcp' only; a unix socket is protected by its file mode");
 	}
+	if (chr->odd_child)
+		diag_add(d, chr->odd_line,
+			 "<source> of type='%s' has no <%s> child (it belongs to another chardev type)",
+			 chr->type_name, chr->odd_child);
 
 	if (chr->proto == CFG_PROTO_OTHER)
 		diag_add(d, c->line,
-			 "<protocol type='%s'> is not supported: ccidctl speaks type='raw' only",
+			 "<protocol type='%s'> is not supported: ccidctl speaks type='raw' only (for TLS, use <source tls='yes'>)",
 			 chr->proto_name ? chr->proto_name : "?");
 
 	if (chr->reconnect_given) {
@@ -596,6 +665,8 @@ static void print_chardev(const struct cfg_card *c, FILE *f)
 		fprintf(f, " reconnect=%us", chr->reconnect_timeout);
 	else
 		fprintf(f, " reconnect=no");
+	if (chr->type == CFG_CHR_TCP)
+		fprintf(f, " tls=%s", chr->tls ? "yes" : "no");
 	fputc('\n', f);
 	fprintf(f, "    wire protocol: %s%s\n", cfg_wire_name(c->wire),
 		c->wire_given ? "" : " (default)");

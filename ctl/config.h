@@ -72,13 +72,16 @@ struct cfg_chardev {
 	char *host;		/* tcp */
 	char *service;		/* tcp: port number or service name */
 	char *path;		/* unix */
-	bool tls;		/* tls='yes' on <source>: refused */
+	bool tls_given;		/* a tls attribute on <source> */
+	bool tls;		/* tls='yes': TLS with x509 credentials */
 	enum cfg_chr_proto proto;
 	char *proto_name;
 	bool reconnect_given;
 	bool reconnect;		/* <reconnect enabled='yes'> */
 	bool timeout_given;
 	unsigned int reconnect_timeout;	/* seconds */
+	char *odd_child;	/* first unexpected child element of <source> */
+	unsigned long odd_line;
 };
 
 struct cfg_card {
@@ -127,6 +130,16 @@ struct cfg {
 
 struct cfg *cfg_new(void);
 void cfg_free(struct cfg *cfg);
+
+/*
+ * One card on its own: a deep copy (0 or -ENOMEM), its release, and
+ * whether two resolved cards describe the same card (same address, mode,
+ * certificates, database, chardev and wire protocol; aliases and line
+ * numbers do not count). A reload keeps a card whose description is equal.
+ */
+int cfg_card_copy(struct cfg_card *dst, const struct cfg_card *src);
+void cfg_card_release(struct cfg_card *c);
+bool cfg_card_equal(const struct cfg_card *a, const struct cfg_card *b);
 
 /* Append a zeroed entry; NULL when out of memory. */
 struct cfg_card *cfg_add_card(struct cfg *cfg);

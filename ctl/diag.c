@@ -52,13 +52,16 @@ static void squash_space(char *s)
 	*o = '\0';
 }
 
-void diag_add(struct diag *d, unsigned long line, const char *fmt, ...)
+static void diag_vadd(struct diag *d, int warning, unsigned long line,
+		      const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *text;
 
 	if (d->n >= DIAG_MAX_MSGS) {
-		d->dropped++;
+		if (warning)
+			d->dropped_warn++;
+		else
+			d->dropped++;
 		return;
 	}
 	if (!d->msgs) {
@@ -69,10 +72,8 @@ void diag_add(struct diag *d, unsigned long line, const char *fmt, ...)
 			return;
 		}
 	}
-	va_start(ap, fmt);
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = NULL;
-	va_end(ap);
 	if (!text) {
 		d->oom = 1;
 		d->dropped++;
@@ -82,21 +83,49 @@ void diag_add(struct diag *d, unsigned long line, const char *fmt, ...)
 	squash_space(text);
 	d->msgs[d->n].line = line;
 	d->msgs[d->n].text = text;
+	d->msgs[d->n].warning = warning;
 	d->n++;
+	if (warning)
+		d->nwarn++;
+}
+
+void diag_add(struct diag *d, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(d, 0, line, fmt, ap);
+	va_end(ap);
+}
+
+void diag_warn(struct diag *d, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(d, 1, line, fmt, ap);
+	va_end(ap);
 }
 
 size_t diag_count(const struct diag *d)
 {
-	return d->n + d->dropped;
+	return d->n - d->nwarn + d->dropped;
+}
+
+size_t diag_warnings(const struct diag *d)
+{
+	return d->nwarn + d->dropped_warn;
 }
 
 static void diag_print_one(const struct diag *d, const struct diag_msg *m,
 			   FILE *f)
 {
+	const char *w = m->warning ? "warning: " : "";
+
 	if (m->line)
-		fprintf(f, "%s:%lu: %s\n", d->file, m->line, m->text);
+		fprintf(f, "%s:%lu: %s%s\n", d->file, m->line, w, m->text);
 	else
-		fprintf(f, "%s: %s\n", d->file, m->text);
+		fprintf(f, "%s: %s%s\n", d->file, w, m->text);
 }
 
 void diag_print(const struct diag *d, FILE *f)
@@ -108,6 +137,9 @@ void diag_print(const struct diag *d, FILE *f)
 	if (d->dropped)
 		fprintf(f, "%s: %zu more error%s not shown\n", d->file,
 			d->dropped, d->dropped == 1 ? "" : "s");
+	if (d->dropped_warn)
+		fprintf(f, "%s: %zu more warning%s not shown\n", d->file,
+			d->dropped_warn, d->dropped_warn == 1 ? "" : "s");
 	if (d->oom)
 		fprintf(f, "%s: out of memory while reporting errors\n",
 			d->file);

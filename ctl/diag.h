@@ -19,13 +19,16 @@
 struct diag_msg {
 	unsigned long line;	/* 0: the message is about the whole file */
 	char *text;
+	int warning;		/* a warning: printed, not counted as an error */
 };
 
 struct diag {
 	char *file;		/* name used in messages */
 	struct diag_msg *msgs;
 	size_t n;
-	size_t dropped;		/* messages beyond DIAG_MAX_MSGS */
+	size_t nwarn;		/* warnings among msgs */
+	size_t dropped;		/* errors beyond DIAG_MAX_MSGS */
+	size_t dropped_warn;	/* warnings beyond DIAG_MAX_MSGS */
 	int oom;		/* a message could not be stored */
 };
 
@@ -33,8 +36,16 @@ void diag_init(struct diag *d, const char *file);
 void diag_free(struct diag *d);
 void diag_add(struct diag *d, unsigned long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Number of messages reported, kept or not. */
+/*
+ * A warning: something that works but that the user should know about.
+ * Printed as "file:line: warning: text"; diag_count() does not count it.
+ */
+void diag_warn(struct diag *d, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Number of errors reported, kept or not (warnings are not errors). */
 size_t diag_count(const struct diag *d);
+/* Number of warnings reported. */
+size_t diag_warnings(const struct diag *d);
 /* Print every message, one a line, "file:line: text". */
 void diag_print(const struct diag *d, FILE *f);
 /* All messages as printed by diag_print, in one malloc'ed string. */

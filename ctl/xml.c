@@ -409,6 +409,7 @@ static int parse_source(const xmlNode *n, struct cfg_card *c, struct diag *d)
 	chr->service = prop(n, "service");
 	chr->path = prop(n, "path");
 	v = prop(n, "tls");
+	chr->tls_given = v != NULL;
 	chr->tls = v && strcmp(v, "yes") == 0;
 	free(v);
 
@@ -416,8 +417,18 @@ static int parse_source(const xmlNode *n, struct cfg_card *c, struct diag *d)
 		unsigned int t;
 		int r;
 
-		if (!is_el(k, "reconnect"))
+		if (k->type != XML_ELEMENT_NODE || is_el(k, "seclabel"))
 			continue;
+		if (!is_el(k, "reconnect")) {
+			/* <clipboard/>, <mouse/> of type='qemu-vdagent', ... */
+			if (!chr->odd_child) {
+				chr->odd_child = strdup((const char *)k->name);
+				chr->odd_line = line_of(k);
+				if (!chr->odd_child)
+					return oom(d);
+			}
+			continue;
+		}
 		chr->reconnect_given = true;
 		v = prop(k, "enabled");
 		chr->reconnect = v && strcmp(v, "yes") == 0;
@@ -520,7 +531,8 @@ static int parse_smartcard(const xmlNode *n, struct cfg *cfg, struct diag *d)
 				return -1;
 		} else if (is_el(k, "protocol")) {
 			v = prop(k, "type");
-			if (v && strcmp(v, "raw") == 0) {
+			/* libvirt reads <protocol/> without a type as raw */
+			if (!v || strcmp(v, "raw") == 0) {
 				c->chr.proto = CFG_PROTO_RAW;
 				free(v);
 			} else {
@@ -547,7 +559,7 @@ static int parse_smartcard(const xmlNode *n, struct cfg *cfg, struct diag *d)
 			}
 			free(v);
 		}
-		/* <target>, <log> and foreign elements are ignored */
+		/* <target>, <log>, <acpi> and foreign elements are ignored */
 	}
 	return 0;
 }

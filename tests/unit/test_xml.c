@@ -302,6 +302,65 @@ static void test_own_files(void)
 /* ------------------------------------------------------------------ */
 /* resolution rules, in memory */
 
+/* What libvirt accepts and ccidctl must accept too, or refuse clearly. */
+static void test_libvirt_fidelity(void)
+{
+	struct result r;
+	const struct cfg_card *c;
+
+	r = load_buf("<smartcard mode='passthrough' type='tcp'>\n"
+		     "  <source mode='connect' host='h' service='1' tls='yes'/>\n"
+		     "</smartcard>\n");
+	c = card_at(r.cfg, 0, 0);
+	ok(r.rc == 0 && c && c->chr.tls && c->chr.tls_given,
+	   "<source tls='yes'> on a tcp chardev is accepted");
+	if (r.rc)
+		show(r.errs);
+	result_free(&r);
+
+	r = load_buf("<smartcard mode='passthrough' type='tcp'>\n"
+		     "  <source mode='connect' host='h' service='1' tls='no'/>\n"
+		     "</smartcard>\n");
+	c = card_at(r.cfg, 0, 0);
+	ok(r.rc == 0 && c && !c->chr.tls && c->chr.tls_given,
+	   "<source tls='no'> is accepted");
+	result_free(&r);
+
+	r = load_buf("<smartcard mode='passthrough' type='tcp'>\n"
+		     "  <source mode='connect' host='h' service='1'/>\n"
+		     "  <protocol/>\n</smartcard>\n");
+	c = card_at(r.cfg, 0, 0);
+	ok(r.rc == 0 && c && c->chr.proto == CFG_PROTO_RAW,
+	   "<protocol/> without a type is raw, as libvirt reads it");
+	if (r.rc)
+		show(r.errs);
+	result_free(&r);
+
+	r = load_buf("<devices>\n"
+		     "  <smartcard mode='host'>\n"
+		     "    <acpi index='3'/>\n"
+		     "    <address type='ccid' controller='0' slot='0'/>\n"
+		     "  </smartcard>\n</devices>\n");
+	ok(r.rc == 0 && card_at(r.cfg, 0, 0),
+	   "<acpi index='3'/> inside <smartcard> is accepted and ignored");
+	if (r.rc)
+		show(r.errs);
+	result_free(&r);
+
+	refused("<smartcard mode='passthrough' type='qemu-vdagent'>\n"
+		"  <source>\n    <clipboard copypaste='yes'/>\n"
+		"    <mouse mode='client'/>\n  </source>\n</smartcard>\n",
+		"t.xml:1: smartcard mode='passthrough' type='qemu-vdagent' is not supported",
+		"type='qemu-vdagent' with <source><clipboard/>: the type is named, not a schema error");
+	r = load_buf("<smartcard mode='passthrough' type='qemu-vdagent'>\n"
+		     "  <source><clipboard copypaste='yes'/></source>\n</smartcard>\n");
+	ok(r.rc == -1 && r.errs && !strstr(r.errs, "schema"),
+	   "... and no schema message beside it");
+	if (r.errs && strstr(r.errs, "schema"))
+		show(r.errs);
+	result_free(&r);
+}
+
 static void test_resolution(void)
 {
 	struct result r;
@@ -491,11 +550,17 @@ static void test_errors(void)
 		"  <protocol type='telnet'/>\n</smartcard>\n",
 		"t.xml:1: <protocol type='telnet'> is not supported",
 		"protocol telnet");
-	refused("<smartcard mode='passthrough' type='tcp'>\n"
-		"  <source mode='connect' host='h' service='1' tls='yes'/>\n"
+	refused("<smartcard mode='passthrough' type='unix'>\n"
+		"  <source mode='connect' path='/s' tls='yes'/>\n"
 		"</smartcard>\n",
-		"t.xml:2: <source tls='yes'> is not supported",
-		"tls");
+		"t.xml:2: <source tls='yes'> applies to type='tcp' only",
+		"tls on a unix socket");
+	refused("<smartcard mode='passthrough' type='tcp'>\n"
+		"  <source mode='bind' host='h' service='1'>\n"
+		"    <clipboard copypaste='yes'/>\n"
+		"  </source>\n</smartcard>\n",
+		"t.xml:3: <source> of type='tcp' has no <clipboard> child",
+		"a qemu-vdagent <clipboard/> in a tcp source");
 	refused("<smartcard mode='passthrough' type='tcp'>\n"
 		"  <source mode='bind' host='h' service='1'>\n"
 		"    <reconnect enabled='yes' timeout='3'/>\n"
@@ -905,6 +970,7 @@ int main(void)
 
 	test_conformance();
 	test_own_files();
+	test_libvirt_fidelity();
 	test_resolution();
 	test_errors();
 	test_hostile();
