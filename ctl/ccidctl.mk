@@ -28,7 +28,7 @@ CTL_SRCS := $(sort $(CTL_CORE_SRCS) \
 		   $(filter-out $(CTL_MAIN),$(wildcard ctl/*.c)))
 
 # libcacard only if a card backend that needs it is present
-CTL_PKGS := libxml-2.0 \
+CTL_PKGS := libxml-2.0 glib-2.0 gnutls \
 	    $(if $(shell grep -l 'libcacard.h' $(wildcard ctl/*.c) 2>/dev/null),libcacard)
 
 CTL_SCHEMA_DIR := $(CURDIR)/docs/schemas
@@ -36,8 +36,21 @@ CTL_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS)) -Ictl -Iuapi \
 	      -DCCIDCTL_SCHEMA_DIR='"$(CTL_SCHEMA_DIR)"'
 CTL_LIBS := $(shell $(PKG_CONFIG) --libs $(CTL_PKGS)) -lpthread
 
-CTL_UNIT_TESTS := xml codec
+CTL_UNIT_TESTS := xml codec wire passthrough plan json
 
 # Rebuild whatever embeds the schema when the schema changes.
 ctl/ccidctl: docs/schemas/ccidctl.rng
 $(or $(B),build)/tests/test_xml: docs/schemas/ccidctl.rng
+
+# The wire protocols (no I/O): test_wire and fuzz_wire
+CTL_WIRE_SRCS := ctl/wire.c ctl/wire_vscard.c ctl/wire_vpcd.c $(CTL_CODEC_SRCS)
+UNIT_SRCS_wire := $(CTL_WIRE_SRCS)
+FUZZ_SRCS_wire := $(CTL_WIRE_SRCS)
+
+# Cards, backends, transports and TLS in one process, and the pipeline
+# that validate and apply share: everything but main()
+UNIT_SRCS_passthrough = $(CTL_SRCS)
+UNIT_LIBS_passthrough = $(CTL_LIBS)
+UNIT_SRCS_plan = $(CTL_SRCS)
+UNIT_LIBS_plan = $(CTL_LIBS)
+UNIT_SRCS_json := ctl/json.c

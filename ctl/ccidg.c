@@ -128,6 +128,12 @@ int ccidg_reply_error(struct ccidg *d, unsigned int slot, uint32_t id)
 	return ccidg_write_reply(d, CCIDG_REPLY_ERROR, slot, id, NULL, 0);
 }
 
+int ccidg_reply_fail(struct ccidg *d, unsigned int slot, uint32_t id,
+		     uint8_t berror)
+{
+	return ccidg_write_reply(d, CCIDG_REPLY_ERROR, slot, id, &berror, 1);
+}
+
 int ccidg_status(struct ccidg *d, struct ccidg_status *st)
 {
 	return ioctl(d->fd, CCIDG_IOC_GET_STATUS, st) < 0 ? -errno : 0;

@@ -38,6 +38,9 @@ int ccidg_read_event(struct ccidg *d, struct ccidg_event *ev,
 int ccidg_reply(struct ccidg *d, unsigned int slot, uint32_t id,
 		const uint8_t *rsp, size_t len);
 int ccidg_reply_error(struct ccidg *d, unsigned int slot, uint32_t id);
+/* ... with the bError the host sees (CCID 6.2.6), 1 byte after the reply */
+int ccidg_reply_fail(struct ccidg *d, unsigned int slot, uint32_t id,
+		     uint8_t berror);
 int ccidg_status(struct ccidg *d, struct ccidg_status *st);
 int ccidg_stats(struct ccidg *d, struct ccidg_stats *st);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * commands.c -- ccidctl apply, gadget up|down and status
+ * commands.c -- ccidctl validate, apply, reload, gadget up|down and status
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,15 +14,25 @@
 
 #include <linux/usb/g_ccid.h>
 
+#include "card.h"
 #include "commands.h"
 #include "config.h"
 #include "daemon.h"
 #include "diag.h"
 #include "gadget.h"
+#include "json.h"
+#include "plan.h"
 #include "xml.h"
 
 #define EXIT_INVALID	1
 #define EXIT_USAGE	2
+
+/* Long options without a short form */
+enum {
+	OPT_VID = 256, OPT_PID, OPT_HOST_DB, OPT_READY_FD, OPT_APDU_TIMEOUT,
+	OPT_OPEN_TIMEOUT, OPT_TLS_DIR, OPT_TLS_VERIFY, OPT_CONTROL, OPT_OFFLINE,
+	OPT_JSON,
+};
 
 static int parse_id(const char *s, unsigned int *out)
 {
@@ -37,30 +47,162 @@ static int parse_id(const char *s, unsigned int *out)
 	return 0;
 }
 
-/* Load and resolve FILE, printing errors; NULL if it is not valid */
-static struct cfg *load(const char *file, const char *schema)
+static int parse_long(const char *s, long lo, long hi, long *out)
 {
-	struct xmlcfg_opts opts = { .schema = schema };
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * The options that change what the checks say, shared by validate and
+ * apply: the same options give the same verdict. Returns 1 if @c was one
+ * of them, 0 if not, -1 for a bad value (reported).
+ */
+static int common_option(const char *cmd, int c, const char *arg,
+			 struct card_env *env, const char **schema)
+{
+	switch (c) {
+	case 's':
+		*schema = arg;
+		return 1;
+	case OPT_HOST_DB:
+		env->host_db = arg;
+		return 1;
+	case OPT_TLS_DIR:
+		env->tls_dir = arg;
+		return 1;
+	case OPT_TLS_VERIFY:
+		if (!strcmp(arg, "yes") || !strcmp(arg, "1")) {
+			env->tls_verify = true;
+		} else if (!strcmp(arg, "no") || !strcmp(arg, "0")) {
+			env->tls_verify = false;
+		} else {
+			fprintf(stderr, "ccidctl %s: --tls-verify takes yes or no\n", cmd);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+#define COMMON_LONGOPTS \
+	{ "schema", required_argument, NULL, 's' }, \
+	{ "host-db", required_argument, NULL, OPT_HOST_DB }, \
+	{ "tls-dir", required_argument, NULL, OPT_TLS_DIR }, \
+	{ "tls-verify", required_argument, NULL, OPT_TLS_VERIFY }
+
+#define COMMON_HELP \
+	"  -s, --schema FILE   RELAX NG schema instead of the default one\n" \
+	"      --host-db DIR   NSS database for mode 'host' (default: the\n" \
+	"                      host-certificates database, else /etc/pki/nssdb)\n" \
+	"      --tls-dir DIR   x509 files for tls='yes', laid out as libvirt's\n" \
+	"                      chardev TLS directory (default " CARD_DEFAULT_TLS_DIR ")\n" \
+	"      --tls-verify yes|no  verify the peer's certificate (default yes)\n"
+
+/* Load FILE through the one pipeline, print what it says; NULL if invalid */
+static struct cfg *load(const char *file, const char *schema,
+			const struct card_env *env, bool quiet)
+{
 	struct cfg *cfg = NULL;
 	struct diag d;
 
 	diag_init(&d, file);
-	if (xmlcfg_load_file(file, &opts, &cfg, &d) < 0) {
+	if (plan_load(file, schema, env, &cfg, &d) < 0 || !quiet)
 		diag_print(&d, stderr);
-		cfg = NULL;
-	}
-	for (size_t i = 0; cfg && i < cfg->ncards; i++) {
-		if (cfg->cards[i].chr.tls) {
-			fprintf(stderr, "%s:%lu: <source tls='yes'> is not served yet\n",
-				file, cfg->cards[i].chr.src_line);
-			cfg_free(cfg);
-			cfg = NULL;
-		}
-	}
 	diag_free(&d);
-	xmlcfg_cleanup();
 	return cfg;
 }
+
+/* ------------------------------------------------------------------ */
+/* validate */
+
+static void usage_validate(FILE *f)
+{
+	fprintf(f,
+		"Usage: ccidctl validate [OPTIONS] FILE\n"
+		"\n"
+		"Read FILE (libvirt domain XML, <devices> or <smartcard>), validate it\n"
+		"against the ccidctl schema, apply libvirt's defaults (controllers,\n"
+		"slots, NSS database), check it as 'ccidctl apply' does before it\n"
+		"serves anything, and print the resulting readers and cards.\n"
+		"Errors and warnings are printed as FILE:LINE: message.\n"
+		"\n"
+		"Options:\n"
+		COMMON_HELP
+		"      --offline       leave out the checks that look at this system\n"
+		"                      (TLS files, NSS database, unix socket paths)\n"
+		"  -q, --quiet         print nothing on success, warnings neither\n"
+		"  -h, --help          show this help\n"
+		"\n"
+		"Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n");
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct card_env env;
+	const char *schema = NULL;
+	struct cfg *cfg;
+	bool quiet = false;
+	int c, r;
+
+	card_env_init(&env);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:qh", longopts, NULL)) != -1) {
+		r = common_option("validate", c, optarg, &env, &schema);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r)
+			continue;
+		switch (c) {
+		case OPT_OFFLINE:
+			env.offline = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage_validate(stdout);
+			return 0;
+		default:
+			usage_validate(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "ccidctl validate: expected one FILE\n");
+		usage_validate(stderr);
+		return EXIT_USAGE;
+	}
+	cfg = load(argv[optind], schema, &env, quiet);
+	xmlcfg_cleanup();
+	if (!cfg)
+		return EXIT_INVALID;
+	if (!quiet) {
+		printf("%s: valid: %zu controller%s, %zu smartcard%s\n",
+		       argv[optind], cfg->nctrls, cfg->nctrls == 1 ? "" : "s",
+		       cfg->ncards, cfg->ncards == 1 ? "" : "s");
+		cfg_print(cfg, stdout);
+	}
+	cfg_free(cfg);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* apply */
 
 static void usage_apply(FILE *f)
 {
@@ -69,22 +211,27 @@ static void usage_apply(FILE *f)
 		"\n"
 		"Serve the smartcards of FILE (libvirt domain XML, <devices> or\n"
 		"<smartcard>) in the slots of the ccid gadget functions, in the\n"
-		"foreground, until SIGTERM, SIGINT or SIGHUP. Controller index N is the\n"
-		"function instance ccid.N. On exit the cards are removed; a gadget that\n"
-		"ccidctl created is removed, one it found is left as it was.\n"
+		"foreground, until SIGTERM or SIGINT. Controller index N is the\n"
+		"function instance ccid.N. SIGHUP or 'ccidctl reload' re-reads FILE:\n"
+		"unchanged cards stay, removed ones are taken out, new ones put in.\n"
+		"On exit the cards are removed; a gadget that ccidctl created is\n"
+		"removed, one it found is left as it was.\n"
 		"\n"
 		"Options:\n"
 		"  -u, --udc UDC       use the gadget bound to UDC, or create one (a\n"
 		"                      ccid.N function per controller) and bind it\n"
 		"      --vid HEX       idVendor of a created gadget (default 08e6)\n"
 		"      --pid HEX       idProduct of a created gadget (default 4433)\n"
-		"      --host-db DIR   NSS database for mode 'host' (default: the\n"
-		"                      host-certificates database, else /etc/pki/nssdb)\n"
+		COMMON_HELP
 		"      --ready-fd N    write \"ready\" to descriptor N once serving\n"
 		"      --apdu-timeout S  a passthrough provider that has not answered\n"
 		"                      an APDU after S seconds is dropped and its card\n"
 		"                      removed (default 60; 0: wait forever)\n"
-		"  -s, --schema FILE   RELAX NG schema instead of the built-in one\n"
+		"      --open-timeout S  a provider must finish TLS and say who it is\n"
+		"                      (VSCard Init, vpcd ATR) within S seconds of\n"
+		"                      connecting, or it is dropped (default 10)\n"
+		"      --control PATH  control socket for 'ccidctl reload' (default\n"
+		"                      " DAEMON_DEFAULT_CONTROL "; 'none': no socket)\n"
 		"  -v, --verbose       log every event\n"
 		"  -h, --help          this help\n"
 		"\n"
@@ -94,73 +241,72 @@ static void usage_apply(FILE *f)
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		COMMON_LONGOPTS,
 		{ "udc", required_argument, NULL, 'u' },
-		{ "vid", required_argument, NULL, 'V' },
-		{ "pid", required_argument, NULL, 'P' },
-		{ "host-db", required_argument, NULL, 'd' },
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "apdu-timeout", required_argument, NULL, 't' },
-		{ "schema", required_argument, NULL, 's' },
+		{ "vid", required_argument, NULL, OPT_VID },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+		{ "apdu-timeout", required_argument, NULL, OPT_APDU_TIMEOUT },
+		{ "open-timeout", required_argument, NULL, OPT_OPEN_TIMEOUT },
+		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon_opts o = {
 		.ready_fd = -1,
-		.apdu_timeout = DAEMON_DEFAULT_APDU_TIMEOUT,
+		.control = DAEMON_DEFAULT_CONTROL,
 	};
-	const char *schema = NULL;
 	struct cfg *cfg;
-	int c, rc;
+	long v;
+	int c, r;
 
+	card_env_init(&o.env);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "u:s:vh", longopts, NULL)) != -1) {
+		r = common_option("apply", c, optarg, &o.env, &o.schema);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r)
+			continue;
 		switch (c) {
 		case 'u':
 			o.udc = optarg;
 			break;
-		case 'V':
-		case 'P':
-			if (parse_id(optarg, c == 'V' ? &o.vid : &o.pid)) {
+		case OPT_VID:
+		case OPT_PID:
+			if (parse_id(optarg, c == OPT_VID ? &o.vid : &o.pid)) {
 				fprintf(stderr, "ccidctl apply: --%s takes a 16-bit hex number\n",
-					c == 'V' ? "vid" : "pid");
+					c == OPT_VID ? "vid" : "pid");
 				return EXIT_USAGE;
 			}
 			break;
-		case 'd':
-			o.host_db = optarg;
-			break;
-		case 'r': {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *optarg == '\0' || *end != '\0' || v < 0 || v > 65535) {
+		case OPT_READY_FD:
+			if (parse_long(optarg, 0, 65535, &v)) {
 				fprintf(stderr, "ccidctl apply: --ready-fd takes a file descriptor number\n");
 				return EXIT_USAGE;
 			}
-			o.ready_fd = v;
+			o.ready_fd = (int)v;
 			break;
-		}
-		case 't': {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *optarg == '\0' || *end != '\0' || v < 0 || v > 86400) {
+		case OPT_APDU_TIMEOUT:
+			if (parse_long(optarg, 0, 86400, &v)) {
 				fprintf(stderr, "ccidctl apply: --apdu-timeout takes seconds, 0 to 86400\n");
 				return EXIT_USAGE;
 			}
-			o.apdu_timeout = v;
+			o.env.apdu_timeout_ms = (int)v * 1000;
 			break;
-		}
-		case 's':
-			schema = optarg;
+		case OPT_OPEN_TIMEOUT:
+			if (parse_long(optarg, 1, 3600, &v)) {
+				fprintf(stderr, "ccidctl apply: --open-timeout takes seconds, 1 to 3600\n");
+				return EXIT_USAGE;
+			}
+			o.env.open_timeout_ms = (int)v * 1000;
+			break;
+		case OPT_CONTROL:
+			o.control = strcmp(optarg, "none") ? optarg : NULL;
 			break;
 		case 'v':
-			o.verbose = 1;
+			o.env.verbose = true;
 			break;
 		case 'h':
 			usage_apply(stdout);
@@ -175,13 +321,71 @@ int cmd_apply(int argc, char **argv)
 		usage_apply(stderr);
 		return EXIT_USAGE;
 	}
-	cfg = load(argv[optind], schema);
-	if (!cfg)
+	o.file = argv[optind];
+	cfg = load(o.file, o.schema, &o.env, false);
+	if (!cfg) {
+		xmlcfg_cleanup();
 		return EXIT_INVALID;
-	rc = daemon_run(cfg, &o);
-	cfg_free(cfg);
-	return rc;
+	}
+	return daemon_run(cfg, &o);
 }
+
+/* ------------------------------------------------------------------ */
+/* reload */
+
+static void usage_reload(FILE *f)
+{
+	fprintf(f,
+		"Usage: ccidctl reload [--control PATH]\n"
+		"\n"
+		"Ask the running 'ccidctl apply' to re-read its FILE, as SIGHUP does,\n"
+		"and print what it did: unchanged cards stay in their slots with\n"
+		"their sessions, removed ones are taken out, new ones put in. A FILE\n"
+		"that does not pass the checks changes nothing; the reasons are\n"
+		"printed.\n"
+		"\n"
+		"Options:\n"
+		"      --control PATH  the daemon's control socket (default\n"
+		"                      " DAEMON_DEFAULT_CONTROL ")\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"Exit status: 0 applied, 1 not applied (or partly) or no daemon,\n"
+		"2 usage error.\n");
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *control = DAEMON_DEFAULT_CONTROL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONTROL:
+			control = optarg;
+			break;
+		case 'h':
+			usage_reload(stdout);
+			return 0;
+		default:
+			usage_reload(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ccidctl reload: no arguments expected; the daemon re-reads the FILE it was started with\n");
+		return EXIT_USAGE;
+	}
+	return daemon_reload_request(control);
+}
+
+/* ------------------------------------------------------------------ */
+/* gadget up|down */
 
 static void usage_gadget(FILE *f)
 {
@@ -199,11 +403,12 @@ int cmd_gadget(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "udc", required_argument, NULL, 'u' },
-		{ "vid", required_argument, NULL, 'V' },
-		{ "pid", required_argument, NULL, 'P' },
+		{ "vid", required_argument, NULL, OPT_VID },
+		{ "pid", required_argument, NULL, OPT_PID },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct card_env env;
 	struct gadget g;
 	const char *udc = NULL, *verb;
 	unsigned int vid = 0, pid = 0;
@@ -217,9 +422,9 @@ int cmd_gadget(int argc, char **argv)
 		case 'u':
 			udc = optarg;
 			break;
-		case 'V':
-		case 'P':
-			if (parse_id(optarg, c == 'V' ? &vid : &pid)) {
+		case OPT_VID:
+		case OPT_PID:
+			if (parse_id(optarg, c == OPT_VID ? &vid : &pid)) {
 				fprintf(stderr, "ccidctl gadget: --vid/--pid take a 16-bit hex number\n");
 				return EXIT_USAGE;
 			}
@@ -250,7 +455,11 @@ int cmd_gadget(int argc, char **argv)
 		usage_gadget(stderr);
 		return EXIT_USAGE;
 	}
-	cfg = load(argv[optind], NULL);
+	/* the readers only: what the cards need is apply's business */
+	card_env_init(&env);
+	env.offline = true;
+	cfg = load(argv[optind], NULL, &env, true);
+	xmlcfg_cleanup();
 	if (!cfg)
 		return EXIT_INVALID;
 	memset(&g, 0, sizeof(g));
@@ -275,6 +484,9 @@ int cmd_gadget(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* status */
+
 static const char *slot_state(unsigned int s)
 {
 	switch (s) {
@@ -288,123 +500,202 @@ static const char *slot_state(unsigned int s)
 	return "unknown";
 }
 
-/* One function instance: its attributes, slots and counters */
-static void status_func(const char *gname, const char *fdir, const char *fname,
-			bool json, bool *first)
-{
-	static const char * const attrs[] = {
-		"nslots", "busy_slots", "protocols", "features", "max_msg_len",
-	};
+static const char * const status_attrs[] = {
+	"nslots", "busy_slots", "protocols", "features", "max_msg_len",
+};
+
+struct func_status {
+	char dev[64];
+	bool have_st, have_sx;
 	struct ccidg_status st;
 	struct ccidg_stats sx;
-	char dev[64] = "", val[64];
-	bool have_st = false, have_sx = false;
-	size_t i;
+};
+
+static void query_func(const char *fdir, struct func_status *fs)
+{
 	int fd;
 
-	if (gadget_func_dev(fdir, dev, sizeof(dev)) == 0) {
-		fd = open(dev, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			have_st = ioctl(fd, CCIDG_IOC_GET_STATUS, &st) == 0;
-			have_sx = ioctl(fd, CCIDG_IOC_GET_STATS, &sx) == 0;
-			close(fd);
-		}
-	}
-	if (json) {
-		printf("%s\n    {\"gadget\": \"%s\", \"function\": \"%s\", \"dev\": \"%s\"",
-		       *first ? "" : ",", gname, fname, dev);
-		for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-			if (gadget_read_attr(fdir, attrs[i], val, sizeof(val)) == 0)
-				printf(", \"%s\": \"%s\"", attrs[i], val);
-		if (have_st) {
-			printf(", \"online\": %s, \"slots\": [", st.online ? "true" : "false");
-			for (i = 0; i < st.nslots && i < CCIDG_MAX_SLOTS; i++)
-				printf("%s{\"slot\": %zu, \"state\": \"%s\", \"busy\": %s}",
-				       i ? ", " : "", i, slot_state(st.state[i]),
-				       st.busy[i] ? "true" : "false");
-			printf("]");
-		}
-		if (have_sx)
-			printf(", \"stats\": {\"msgs_in\": %llu, \"msgs_out\": %llu, \"apdus\": %llu, \"replies\": %llu, \"errors\": %llu, \"bad_msgs\": %llu, \"time_ext\": %llu, \"aborts\": %llu, \"notify\": %llu, \"bytes_in\": %llu, \"bytes_out\": %llu}",
-			       (unsigned long long)sx.msgs_in, (unsigned long long)sx.msgs_out,
-			       (unsigned long long)sx.apdus, (unsigned long long)sx.replies,
-			       (unsigned long long)sx.errors, (unsigned long long)sx.bad_msgs,
-			       (unsigned long long)sx.time_ext, (unsigned long long)sx.aborts,
-			       (unsigned long long)sx.notify, (unsigned long long)sx.bytes_in,
-			       (unsigned long long)sx.bytes_out);
-		printf("}");
-		*first = false;
+	memset(fs, 0, sizeof(*fs));
+	if (gadget_func_dev(fdir, fs->dev, sizeof(fs->dev)))
 		return;
+	fd = open(fs->dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	fs->have_st = ioctl(fd, CCIDG_IOC_GET_STATUS, &fs->st) == 0;
+	fs->have_sx = ioctl(fd, CCIDG_IOC_GET_STATS, &fs->sx) == 0;
+	close(fd);
+}
+
+static void json_stat(const char *name, unsigned long long v, bool first)
+{
+	printf("%s", first ? "" : ", ");
+	json_string(stdout, name);
+	printf(": %llu", v);
+}
+
+static void status_json(const char *gname, const char *fdir,
+			const char *fname, bool *first)
+{
+	struct func_status fs;
+	char val[64];
+	size_t i;
+
+	query_func(fdir, &fs);
+	printf("%s\n    {\"gadget\": ", *first ? "" : ",");
+	json_string(stdout, gname);
+	printf(", \"function\": ");
+	json_string(stdout, fname);
+	printf(", \"dev\": ");
+	json_string(stdout, fs.dev[0] ? fs.dev : NULL);
+	for (i = 0; i < sizeof(status_attrs) / sizeof(status_attrs[0]); i++) {
+		if (gadget_read_attr(fdir, status_attrs[i], val, sizeof(val)))
+			continue;
+		printf(", ");
+		json_string(stdout, status_attrs[i]);
+		printf(": ");
+		json_number_or_string(stdout, val);
 	}
-	printf("%s/%s: %s\n", gname, fname, dev[0] ? dev : "(not bound)");
-	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
-		if (gadget_read_attr(fdir, attrs[i], val, sizeof(val)) == 0)
-			printf("  %-12s %s\n", attrs[i], val);
-	if (have_st) {
-		printf("  host         %s\n", st.online ? "connected" : "not connected");
-		for (i = 0; i < st.nslots && i < CCIDG_MAX_SLOTS; i++)
-			printf("  slot %-7zu %s%s\n", i, slot_state(st.state[i]),
-			       st.busy[i] ? ", APDU pending" : "");
+	if (fs.have_st) {
+		printf(", \"online\": %s, \"slots\": [", fs.st.online ? "true" : "false");
+		for (i = 0; i < fs.st.nslots && i < CCIDG_MAX_SLOTS; i++)
+			printf("%s{\"slot\": %zu, \"state\": \"%s\", \"busy\": %s}",
+			       i ? ", " : "", i, slot_state(fs.st.state[i]),
+			       fs.st.busy[i] ? "true" : "false");
+		printf("]");
 	}
-	if (have_sx)
+	if (fs.have_sx) {
+		const struct ccidg_stats *x = &fs.sx;
+
+		printf(", \"stats\": {");
+		json_stat("msgs_in", x->msgs_in, true);
+		json_stat("msgs_out", x->msgs_out, false);
+		json_stat("apdus", x->apdus, false);
+		json_stat("replies", x->replies, false);
+		json_stat("errors", x->errors, false);
+		json_stat("bad_msgs", x->bad_msgs, false);
+		json_stat("time_ext", x->time_ext, false);
+		json_stat("aborts", x->aborts, false);
+		json_stat("notify", x->notify, false);
+		json_stat("bytes_in", x->bytes_in, false);
+		json_stat("bytes_out", x->bytes_out, false);
+		printf("}");
+	}
+	printf("}");
+	*first = false;
+}
+
+static void status_text(const char *gname, const char *fdir, const char *fname)
+{
+	struct func_status fs;
+	char val[64];
+	size_t i;
+
+	query_func(fdir, &fs);
+	printf("%s/%s: %s\n", gname, fname, fs.dev[0] ? fs.dev : "(not bound)");
+	for (i = 0; i < sizeof(status_attrs) / sizeof(status_attrs[0]); i++)
+		if (gadget_read_attr(fdir, status_attrs[i], val, sizeof(val)) == 0)
+			printf("  %-12s %s\n", status_attrs[i], val);
+	if (fs.have_st) {
+		printf("  host         %s\n", fs.st.online ? "connected" : "not connected");
+		for (i = 0; i < fs.st.nslots && i < CCIDG_MAX_SLOTS; i++)
+			printf("  slot %-7zu %s%s\n", i, slot_state(fs.st.state[i]),
+			       fs.st.busy[i] ? ", APDU pending" : "");
+	}
+	if (fs.have_sx)
 		printf("  counters     msgs_in %llu msgs_out %llu apdus %llu replies %llu errors %llu bad_msgs %llu time_ext %llu aborts %llu notify %llu\n",
-		       (unsigned long long)sx.msgs_in, (unsigned long long)sx.msgs_out,
-		       (unsigned long long)sx.apdus, (unsigned long long)sx.replies,
-		       (unsigned long long)sx.errors, (unsigned long long)sx.bad_msgs,
-		       (unsigned long long)sx.time_ext, (unsigned long long)sx.aborts,
-		       (unsigned long long)sx.notify);
+		       (unsigned long long)fs.sx.msgs_in, (unsigned long long)fs.sx.msgs_out,
+		       (unsigned long long)fs.sx.apdus, (unsigned long long)fs.sx.replies,
+		       (unsigned long long)fs.sx.errors, (unsigned long long)fs.sx.bad_msgs,
+		       (unsigned long long)fs.sx.time_ext, (unsigned long long)fs.sx.aborts,
+		       (unsigned long long)fs.sx.notify);
+}
+
+static void usage_status(FILE *f)
+{
+	fprintf(f,
+		"Usage: ccidctl status [--json]\n"
+		"\n"
+		"Every ccid function in configfs: its attributes, char device,\n"
+		"slots (empty, present, powered; APDU pending) and the kernel's\n"
+		"counters. Readable while a daemon serves the cards.\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json          one JSON object instead of text\n"
+		"  -h, --help          this help\n");
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 int cmd_status(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	bool json = false, first = true;
-	char gdir[512], fdir[1024];
-	struct dirent *g, *f;
-	DIR *gd, *fd;
-	int n = 0;
+	const char *root = GADGET_CONFIGFS;
+	char gdir[4096], fdir[8192];
+	struct dirent **gl = NULL, **fl = NULL;
+	int ng, nf, n = 0, c;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
 			json = true;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: ccidctl status [--json]\n\n"
-			       "Every ccid function in configfs: its attributes, char device,\n"
-			       "slots (empty, present, powered; APDU pending) and the kernel's\n"
-			       "counters. Readable while a daemon serves the cards.\n");
+			break;
+		case 'h':
+			usage_status(stdout);
 			return 0;
-		} else {
-			fprintf(stderr, "ccidctl status: unknown argument %s\n", argv[i]);
+		default:
+			usage_status(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	gd = opendir(GADGET_CONFIGFS);
-	if (!gd) {
+	if (optind != argc) {
+		fprintf(stderr, "ccidctl status: unexpected argument '%s'\n", argv[optind]);
+		usage_status(stderr);
+		return EXIT_USAGE;
+	}
+	ng = scandir(root, &gl, NULL, name_cmp);
+	if (ng < 0) {
 		fprintf(stderr, "ccidctl status: %s: %s (configfs mounted? libcomposite loaded?)\n",
-			GADGET_CONFIGFS, strerror(errno));
+			root, strerror(errno));
 		return 1;
 	}
 	if (json)
 		printf("{\"functions\": [");
-	while ((g = readdir(gd))) {
-		if (g->d_name[0] == '.')
+	for (int i = 0; i < ng; i++) {
+		const char *gname = gl[i]->d_name;
+
+		if (gname[0] == '.')
 			continue;
-		snprintf(gdir, sizeof(gdir), "%s/%s/functions", GADGET_CONFIGFS, g->d_name);
-		fd = opendir(gdir);
-		if (!fd)
-			continue;
-		while ((f = readdir(fd))) {
-			if (strncmp(f->d_name, "ccid.", 5))
-				continue;
-			snprintf(fdir, sizeof(fdir), "%s/%s", gdir, f->d_name);
-			status_func(g->d_name, fdir, f->d_name, json, &first);
-			n++;
+		snprintf(gdir, sizeof(gdir), "%s/%s/functions", root, gname);
+		nf = scandir(gdir, &fl, NULL, name_cmp);
+		for (int k = 0; k < nf; k++) {
+			if (!strncmp(fl[k]->d_name, "ccid.", 5)) {
+				snprintf(fdir, sizeof(fdir), "%s/%s", gdir, fl[k]->d_name);
+				if (json)
+					status_json(gname, fdir, fl[k]->d_name, &first);
+				else
+					status_text(gname, fdir, fl[k]->d_name);
+				n++;
+			}
+			free(fl[k]);
 		}
-		closedir(fd);
+		free(fl);
+		fl = NULL;
 	}
-	closedir(gd);
+	for (int i = 0; i < ng; i++)
+		free(gl[i]);
+	free(gl);
 	if (json)
-		printf("\n]}\n");
+		printf("%s]}\n", n ? "\n" : "");
 	else if (!n)
-		printf("no ccid functions in %s\n", GADGET_CONFIGFS);
+		printf("no ccid functions in %s\n", root);
 	return 0;
 }

@@ -2,193 +2,604 @@
 /*
  * daemon.c -- ccidctl apply: keep the configured cards in their slots
  *
- * One thread runs a poll() loop over the readers' char devices, the card
- * backends' descriptors and a signalfd. Events from the kernel go to the
- * card of their slot; what backends produce goes back to the kernel. A card
- * whose backend fails is a removed card on the USB host side, never a hang.
+ * GLib's main loop runs everything on one thread: the readers' char
+ * devices, the cards (card.c, which knows the backends), the signals
+ * (through a signalfd) and the control socket. Events from the kernel go
+ * to the card of their slot; what a card does comes back through the sink
+ * below and goes to the kernel. A card whose backend fails is a removed
+ * card on the USB host side, never a hang.
+ *
+ * A reload (SIGHUP, `ccidctl reload`) runs the same pipeline as the start
+ * (plan_load()), then keeps every card whose description did not change,
+ * in its slot and with its session, takes out the cards that went or
+ * changed, and starts the new ones. A file that does not pass, or that
+ * asks for what the running gadget or backends cannot give (a reader that
+ * is not there, more slots than a reader has), changes nothing.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
 
 #include "card.h"
 #include "ccidg.h"
+#include "control.h"
 #include "daemon.h"
+#include "diag.h"
 #include "gadget.h"
+#include "plan.h"
+#include "xml.h"
 
-int ccidctl_verbose;
-int ccidctl_apdu_timeout_ms = DAEMON_DEFAULT_APDU_TIMEOUT * 1000;
+struct daemon;
 
 struct reader {
+	struct daemon *dm;
 	unsigned int index;
 	struct ccidg dev;
+	guint watch;
 	struct card *slot[CCIDG_MAX_SLOTS];
 	const char *devpath;
 };
 
-#define MAX_READERS	GADGET_MAX_FUNCS
-#define MAX_POLL	(2 + MAX_READERS + 4 * MAX_READERS * CCIDG_MAX_SLOTS)
+struct daemon {
+	const struct daemon_opts *o;
+	struct cfg *cfg;
+	struct gadget g;
+	struct reader *readers;
+	size_t nrd;
+	GMainLoop *loop;
+	int rc;
+	bool serving;		/* the start is over */
+	unsigned int starting;	/* cards whose start has not reported yet */
+	bool start_armed;	/* every card of the start has been started */
+	bool start_failed;
+	guint reap;		/* idle: free the cards that failed to start */
+	struct control_sock ctl;
+	guint ctl_watch;
+};
 
-void card_log(const struct card *c, const char *fmt, ...)
+static void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void dlog(const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
+	fputs("ccidctl: ", stderr);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "ccidctl: card %s: %s\n", c->name, msg);
+	fputc('\n', stderr);
 }
 
-void card_insert(struct card *c, const uint8_t *atr, size_t atr_len)
+static struct reader *reader_of(struct daemon *dm, unsigned int index)
 {
-	int err;
-
-	if (c->inserted)
-		card_eject(c);
-	err = ccidg_insert(&c->rd->dev, c->slot, atr, atr_len);
-	if (err) {
-		card_log(c, "cannot insert: %s", strerror(-err));
-		return;
-	}
-	c->inserted = true;
-	card_log(c, "inserted (%s)", c->ops->name);
-}
-
-void card_eject(struct card *c)
-{
-	int err;
-
-	if (!c->inserted)
-		return;
-	c->inserted = false;
-	c->pending = 0;
-	err = ccidg_remove(&c->rd->dev, c->slot);
-	if (err && err != -ENOENT)
-		card_log(c, "cannot remove: %s", strerror(-err));
-	else
-		card_log(c, "removed");
-}
-
-void card_reply(struct card *c, uint32_t id, const uint8_t *rsp, size_t len)
-{
-	int err;
-
-	if (!id || c->pending != id) {
-		card_dbg(c, "answer to APDU %u dropped: no longer pending", id);
-		return;
-	}
-	c->pending = 0;
-	err = ccidg_reply(&c->rd->dev, c->slot, id, rsp, len);
-	if (err == -ESTALE)
-		card_dbg(c, "answer to APDU %u refused by the kernel: stale", id);
-	else if (err)
-		card_log(c, "cannot answer APDU %u: %s", id, strerror(-err));
-}
-
-void card_reply_error(struct card *c, uint32_t id)
-{
-	int err;
-
-	if (!id || c->pending != id)
-		return;
-	c->pending = 0;
-	err = ccidg_reply_error(&c->rd->dev, c->slot, id);
-	if (err && err != -ESTALE)
-		card_log(c, "cannot fail APDU %u: %s", id, strerror(-err));
-}
-
-static const struct card_ops *backend_of(const struct cfg_card *cf)
-{
-	switch (cf->mode) {
-	case CFG_MODE_HOST:
-	case CFG_MODE_HOST_CERTIFICATES:
-		return &cacard_ops;
-	case CFG_MODE_PASSTHROUGH:
-		return &passthrough_ops;
-	}
+	for (size_t i = 0; i < dm->nrd; i++)
+		if (dm->readers[i].index == index)
+			return &dm->readers[i];
 	return NULL;
 }
 
-/* One event from a reader's char device */
-static int reader_event(struct reader *rd, const struct ccidg_event *ev,
-			const uint8_t *data)
+/* ------------------------------------------------------------------ */
+/* the cards' sink: what they do goes to the kernel */
+
+static struct reader *card_reader(void *owner, struct card *c)
+{
+	return reader_of(owner, c->conf.controller);
+}
+
+static int sink_insert(void *owner, struct card *c, const uint8_t *atr,
+		       size_t len)
+{
+	struct reader *rd = card_reader(owner, c);
+
+	return rd ? ccidg_insert(&rd->dev, c->conf.slot, atr, len) : -ENODEV;
+}
+
+static int sink_remove(void *owner, struct card *c)
+{
+	struct reader *rd = card_reader(owner, c);
+
+	return rd ? ccidg_remove(&rd->dev, c->conf.slot) : -ENODEV;
+}
+
+static int sink_reply(void *owner, struct card *c, uint32_t id,
+		      const uint8_t *rsp, size_t len)
+{
+	struct reader *rd = card_reader(owner, c);
+
+	return rd ? ccidg_reply(&rd->dev, c->conf.slot, id, rsp, len) : -ENODEV;
+}
+
+static int sink_fail(void *owner, struct card *c, uint32_t id, uint8_t berror)
+{
+	struct reader *rd = card_reader(owner, c);
+
+	return rd ? ccidg_reply_fail(&rd->dev, c->conf.slot, id, berror) : -ENODEV;
+}
+
+static void start_done(struct daemon *dm);
+
+static gboolean on_reap(gpointer data)
+{
+	struct daemon *dm = data;
+
+	dm->reap = 0;
+	for (size_t i = 0; i < dm->nrd; i++) {
+		struct reader *rd = &dm->readers[i];
+
+		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++) {
+			struct card *c = rd->slot[s];
+
+			if (c && c->started && c->start_err) {
+				rd->slot[s] = NULL;
+				card_free(c);
+			}
+		}
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void sink_started(void *owner, struct card *c, int err, const char *why)
+{
+	struct daemon *dm = owner;
+
+	if (err) {
+		card_log(c, "cannot serve this card: %s", why && *why ? why : strerror(-err));
+		/* freed from the loop: we may be inside its backend */
+		if (!dm->reap)
+			dm->reap = g_idle_add(on_reap, dm);
+		if (!dm->serving)
+			dm->start_failed = true;
+	}
+	if (!dm->serving && dm->starting && --dm->starting == 0 && dm->start_armed)
+		start_done(dm);
+}
+
+static const struct card_sink_ops sink_ops = {
+	.insert = sink_insert,
+	.remove = sink_remove,
+	.reply = sink_reply,
+	.fail = sink_fail,
+	.started = sink_started,
+};
+
+/* ------------------------------------------------------------------ */
+/* events from the kernel */
+
+static void reader_event(struct reader *rd, const struct ccidg_event *ev,
+			 const uint8_t *data)
 {
 	struct card *c = ev->slot < CCIDG_MAX_SLOTS ? rd->slot[ev->slot] : NULL;
 
-	if (ccidctl_verbose)
-		fprintf(stderr, "ccidctl: reader %u: event %s slot %u id %u len %u\n",
-			rd->index, ccidg_event_name(ev->type), ev->slot, ev->id, ev->len);
+	if (rd->dm->o->env.verbose)
+		dlog("reader %u: event %s slot %u id %u len %u", rd->index,
+		     ccidg_event_name(ev->type), ev->slot, ev->id, ev->len);
 	switch (ev->type) {
 	case CCIDG_EV_HOST_CONNECT:
-		fprintf(stderr, "ccidctl: reader %u: USB host connected\n", rd->index);
+		dlog("reader %u: USB host connected", rd->index);
 		break;
 	case CCIDG_EV_HOST_DISCONNECT:
-		fprintf(stderr, "ccidctl: reader %u: USB host gone\n", rd->index);
+		dlog("reader %u: USB host gone", rd->index);
 		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++)
 			if (rd->slot[s])
-				rd->slot[s]->pending = 0;
+				card_host_gone(rd->slot[s]);
 		break;
 	case CCIDG_EV_POWER_ON:
 	case CCIDG_EV_POWER_OFF:
-		if (c && c->inserted)
-			c->ops->power(c, ev->type == CCIDG_EV_POWER_ON);
+		if (c)
+			card_host_power(c, ev->type == CCIDG_EV_POWER_ON);
 		break;
 	case CCIDG_EV_APDU:
-		if (!c || !c->inserted) {
+		if (c)
+			card_host_apdu(c, ev->id, data, ev->len);
+		else
 			ccidg_reply_error(&rd->dev, ev->slot, ev->id);
-			break;
-		}
-		c->pending = ev->id;
-		c->ops->apdu(c, ev->id, data, ev->len);
 		break;
 	case CCIDG_EV_ABORT:
-		if (c && c->pending == ev->id) {
-			c->pending = 0;
-			c->ops->abort(c, ev->id);
-		}
+		if (c)
+			card_host_abort(c, ev->id);
 		break;
 	case CCIDG_EV_CARD_REMOVED:
-		if (c) {
-			c->inserted = false;
-			c->pending = 0;
-		}
+		if (c)
+			card_host_removed(c);
 		break;
+	default:
+		/* a newer kernel's event: skipped, as the uapi says */
+		break;
+	}
+}
+
+static gboolean on_reader(gint fd, GIOCondition cond, gpointer data)
+{
+	struct reader *rd = data;
+	struct ccidg_event ev;
+	const uint8_t *payload;
+	int got;
+
+	(void)fd;
+	(void)cond;
+	/* one event per round: poll() says whether there is another */
+	got = ccidg_read_event(&rd->dev, &ev, &payload);
+	if (got > 0)
+		reader_event(rd, &ev, payload);
+	if (got < 0) {
+		dlog("%s: %s (the gadget went away?)", rd->devpath, strerror(-got));
+		rd->dm->rc = 1;
+		rd->watch = 0;
+		g_main_loop_quit(rd->dm->loop);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* configurations: the start and every reload */
+
+/* The running card in the new card's slot, if the new card is the same */
+static struct card *kept_card(struct daemon *dm, const struct cfg_card *cf)
+{
+	struct reader *rd = reader_of(dm, cf->controller);
+	struct card *c = rd && cf->slot < CCIDG_MAX_SLOTS ? rd->slot[cf->slot] : NULL;
+
+	return c && c->running && !c->start_err && cfg_card_equal(&c->conf, cf) ?
+	       c : NULL;
+}
+
+/* What the running gadget cannot give @cfg: 0, or -1 with reasons */
+static int check_shape(struct daemon *dm, const struct cfg *cfg, struct diag *d)
+{
+	size_t before = diag_count(d);
+
+	for (size_t i = 0; i < cfg->nctrls; i++) {
+		const struct cfg_controller *ctl = &cfg->ctrls[i];
+		struct reader *rd = reader_of(dm, ctl->index);
+
+		if (!rd)
+			diag_add(d, ctl->line,
+				 "controller %u is not a reader of this ccidctl (its readers are fixed at start): restart ccidctl to add one",
+				 ctl->index);
+		else if (rd->dev.cfg.nslots < ctl->nslots)
+			diag_add(d, ctl->line,
+				 "controller %u needs %u slots; its reader has %u (the slots are fixed while it is bound): declare ccid:slots at start, or restart ccidctl",
+				 ctl->index, ctl->nslots, rd->dev.cfg.nslots);
+	}
+	return diag_count(d) == before ? 0 : -1;
+}
+
+static void say(GString *report, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(GString *report, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	dlog("%s", msg);
+	if (report)
+		g_string_append_printf(report, "%s\n", msg);
+	g_free(msg);
+}
+
+/*
+ * Make the running cards those of @cfg: keep the unchanged ones, stop
+ * those that went or changed, start the new ones. Returns the number of
+ * cards that could not even begin to start (logged), or -1 if out of
+ * memory.
+ */
+static int apply_cards(struct daemon *dm, const struct cfg *cfg,
+		       GString *report, unsigned int *nstarted)
+{
+	struct card **fresh = calloc(cfg->ncards + 1, sizeof(*fresh));
+	bool *keep = calloc(cfg->ncards + 1, sizeof(*keep));
+	size_t nfresh = 0, kept = 0, removed = 0;
+	int failed = 0;
+
+	*nstarted = 0;
+	if (!fresh || !keep) {
+		free(fresh);
+		free(keep);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->ncards; i++)
+		keep[i] = kept_card(dm, &cfg->cards[i]) != NULL;
+
+	/* out first: the new cards may need their ports, sockets, readers */
+	for (size_t r = 0; r < dm->nrd; r++) {
+		struct reader *rd = &dm->readers[r];
+
+		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++) {
+			struct card *c = rd->slot[s];
+			bool stays = false;
+
+			if (!c)
+				continue;
+			for (size_t i = 0; i < cfg->ncards && !stays; i++)
+				stays = keep[i] && cfg->cards[i].controller == rd->index &&
+					cfg->cards[i].slot == s;
+			if (stays) {
+				kept++;
+				continue;
+			}
+			say(report, "card %s: taken out (%s)", c->name,
+			    c->start_err ? "it had failed" : "gone from the file or changed");
+			rd->slot[s] = NULL;
+			card_free(c);
+			removed++;
+		}
+	}
+	for (size_t i = 0; i < cfg->ncards; i++) {
+		const struct cfg_card *cf = &cfg->cards[i];
+		struct reader *rd = reader_of(dm, cf->controller);
+		struct card *c;
+
+		if (keep[i] || !rd)
+			continue;
+		c = card_new(&dm->o->env, cf, &sink_ops, dm);
+		if (!c) {
+			dlog("out of memory");
+			failed++;
+			continue;
+		}
+		rd->slot[cf->slot] = c;
+		fresh[nfresh++] = c;
+	}
+	if (card_prepare(fresh, nfresh)) {
+		for (size_t i = 0; i < nfresh; i++) {
+			struct reader *rd = reader_of(dm, fresh[i]->conf.controller);
+
+			say(report, "card %s: not started (its backend could not be set up)",
+			    fresh[i]->name);
+			rd->slot[fresh[i]->conf.slot] = NULL;
+			card_free(fresh[i]);
+		}
+		failed += (int)nfresh;
+		nfresh = 0;
+	}
+	for (size_t i = 0; i < nfresh; i++) {
+		struct card *c = fresh[i];
+
+		if (!dm->serving)
+			dm->starting++;
+		if (card_start(c)) {
+			struct reader *rd = reader_of(dm, c->conf.controller);
+
+			if (!dm->serving)
+				dm->starting--;
+			say(report, "card %s: cannot start", c->name);
+			rd->slot[c->conf.slot] = NULL;
+			card_free(c);
+			failed++;
+			continue;
+		}
+		(*nstarted)++;
+		if (dm->serving)
+			say(report, "card %s: new, started (%s)", c->name,
+			    cfg_mode_name(c->conf.mode));
+	}
+	if (dm->serving)
+		say(report, "reload: %zu card%s kept, %zu taken out, %u started%s",
+		    kept, kept == 1 ? "" : "s", removed, *nstarted,
+		    failed ? ", some failed (see above)" : "");
+	free(fresh);
+	free(keep);
+	return failed;
+}
+
+static void start_done(struct daemon *dm)
+{
+	size_t n = 0;
+
+	dm->serving = true;
+	if (dm->start_failed) {
+		dlog("not serving: a card could not start (see above)");
+		dm->rc = 1;
+		g_main_loop_quit(dm->loop);
+		return;
+	}
+	for (size_t i = 0; i < dm->nrd; i++)
+		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++)
+			n += dm->readers[i].slot[s] != NULL;
+	dlog("serving %zu card(s) on %zu reader(s)", n, dm->nrd);
+	if (dm->o->ready_fd >= 0) {
+		if (write(dm->o->ready_fd, "ready\n", 6) < 0)
+			perror("ccidctl: ready fd");
+		close(dm->o->ready_fd);
+	}
+}
+
+/* Reload o->file. 0 if applied; -1 if it changed nothing (why in report) */
+static int reload(struct daemon *dm, GString *report)
+{
+	struct cfg *cfg = NULL;
+	unsigned int started;
+	struct diag d;
+	char *msgs;
+	int rc = -1, failed;
+
+	if (!dm->serving) {
+		say(report, "reload: not yet: ccidctl is still starting");
+		return -1;
+	}
+	say(report, "reload: reading %s", dm->o->file);
+	diag_init(&d, dm->o->file);
+	if (plan_load(dm->o->file, dm->o->schema, &dm->o->env, &cfg, &d) == 0 &&
+	    check_shape(dm, cfg, &d) == 0 &&
+	    card_check_reload(cfg, &dm->o->env, &d) == 0)
+		rc = 0;
+	msgs = diag_join(&d);
+	if (msgs && *msgs) {
+		dlog("%s", g_strchomp(msgs));
+		if (report)
+			g_string_append_printf(report, "%s\n", msgs);
+	}
+	free(msgs);
+	diag_free(&d);
+	if (rc) {
+		cfg_free(cfg);
+		say(report, "reload: not applied, nothing changed");
+		return -1;
+	}
+	failed = apply_cards(dm, cfg, report, &started);
+	cfg_free(dm->cfg);
+	dm->cfg = cfg;
+	return failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* signals and the control socket */
+
+static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
+{
+	struct daemon *dm = data;
+	struct signalfd_siginfo si;
+
+	(void)cond;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return G_SOURCE_CONTINUE;
+	if (si.ssi_signo == SIGHUP) {
+		dlog("signal %u (SIGHUP): reloading", si.ssi_signo);
+		reload(dm, NULL);
+		return G_SOURCE_CONTINUE;
+	}
+	dlog("signal %u, stopping", si.ssi_signo);
+	g_main_loop_quit(dm->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void control_answer(int fd, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static gboolean on_control(gint fd, GIOCondition cond, gpointer data)
+{
+	struct daemon *dm = data;
+	struct timeval tv = { .tv_sec = 2 };
+	GString *report;
+	char line[128];
+	ssize_t n;
+	int c;
+
+	(void)cond;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return G_SOURCE_CONTINUE;
+	/* a client gets two seconds to say what it wants, and to listen */
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!control_peer_allowed(c)) {
+		control_answer(c, "not allowed: only root or ccidctl's own user may control it\nfailed\n");
+		close(c);
+		return G_SOURCE_CONTINUE;
+	}
+	n = read(c, line, sizeof(line) - 1);
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	report = g_string_new(NULL);
+	if (!strcmp(line, "reload")) {
+		int r = reload(dm, report);
+
+		g_string_append(report, r == 0 ? "ok\n" : "failed\n");
+	} else {
+		g_string_append_printf(report, "unknown command '%s'\nfailed\n", line);
+	}
+	control_answer(c, report->str);
+	g_string_free(report, TRUE);
+	close(c);
+	return G_SOURCE_CONTINUE;
+}
+
+int daemon_reload_request(const char *control)
+{
+	int r = control_request(control, "reload", stdout);
+
+	return r < 0 ? 1 : r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the run */
+
+static int open_readers(struct daemon *dm)
+{
+	const struct cfg *cfg = dm->cfg;
+
+	memset(&dm->g, 0, sizeof(dm->g));
+	dm->g.vid = dm->o->vid;
+	dm->g.pid = dm->o->pid;
+	for (size_t i = 0; i < cfg->nctrls; i++) {
+		dm->g.funcs[i].index = cfg->ctrls[i].index;
+		dm->g.funcs[i].nslots = cfg->ctrls[i].nslots;
+	}
+	dm->g.nfuncs = cfg->nctrls;
+	if (dm->o->udc) {
+		snprintf(dm->g.udc, sizeof(dm->g.udc), "%s", dm->o->udc);
+		if (gadget_up(&dm->g))
+			return -1;
+	} else {
+		for (size_t i = 0; i < dm->g.nfuncs; i++)
+			if (gadget_find_func(&dm->g.funcs[i]))
+				return -1;
+	}
+	for (size_t i = 0; i < cfg->nctrls; i++) {
+		struct reader *rd = &dm->readers[i];
+		int err;
+
+		rd->dm = dm;
+		rd->index = cfg->ctrls[i].index;
+		rd->devpath = dm->g.funcs[i].dev;
+		err = ccidg_open(&rd->dev, rd->devpath);
+		if (err) {
+			dlog("%s (controller %u): %s%s", rd->devpath, rd->index,
+			     strerror(-err),
+			     err == -EBUSY ? " (another daemon has it open)" : "");
+			return -1;
+		}
+		dm->nrd++;
+		if (rd->dev.cfg.nslots < cfg->ctrls[i].nslots) {
+			dlog("controller %u needs %u slots, %s has %u", rd->index,
+			     cfg->ctrls[i].nslots, rd->devpath, rd->dev.cfg.nslots);
+			return -1;
+		}
+		rd->watch = g_unix_fd_add(rd->dev.fd, G_IO_IN, on_reader, rd);
 	}
 	return 0;
 }
 
-static volatile sig_atomic_t stop_now;
-
-int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
+int daemon_run(struct cfg *cfg, const struct daemon_opts *o)
 {
-	struct reader *readers;
-	struct card *cards, **cac_cards;
-	struct gadget g;
-	struct pollfd pfd[MAX_POLL];
-	int *first = NULL, *cnt = NULL;
-	size_t nrd = 0, ncac = 0, i;
+	struct daemon dm = { .o = o, .cfg = cfg, .rc = 1 };
+	unsigned int started = 0;
 	sigset_t mask;
-	int sfd, rc = 1;
+	guint sigwatch = 0;
+	int sfd, failed;
 
-	ccidctl_verbose = o->verbose;
-	ccidctl_apdu_timeout_ms = o->apdu_timeout * 1000;
-	if (cfg->nctrls > MAX_READERS) {
-		fprintf(stderr, "ccidctl: %zu controllers; at most %d are supported\n",
-			cfg->nctrls, MAX_READERS);
-		return 1;
-	}
+	dm.ctl.fd = -1;
 	/*
-	 * Block the stop signals before anything starts a thread: NSS, a
-	 * PKCS#11 module (SoftHSM) and libcacard start their own, and a
-	 * thread with SIGTERM unblocked would take the default action and
-	 * kill the process instead of letting the loop stop cleanly.
+	 * Block the signals before anything starts a thread: NSS, a
+	 * PKCS#11 module (SoftHSM), libcacard and the resolver start their
+	 * own, and a thread with SIGTERM unblocked would take the default
+	 * action and kill the process instead of letting the loop stop
+	 * cleanly (and SIGHUP's default is to stop, too).
 	 */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -199,182 +610,75 @@ int daemon_run(const struct cfg *cfg, const struct daemon_opts *o)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		perror("ccidctl: signalfd");
+		cfg_free(cfg);
 		return 1;
 	}
-	readers = calloc(cfg->nctrls ? cfg->nctrls : 1, sizeof(*readers));
-	cards = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*cards));
-	cac_cards = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*cac_cards));
-	first = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*first));
-	cnt = calloc(cfg->ncards ? cfg->ncards : 1, sizeof(*cnt));
-	if (!readers || !cards || !cac_cards || !first || !cnt) {
-		fprintf(stderr, "ccidctl: out of memory\n");
-		goto out_free;
+	dm.loop = g_main_loop_new(NULL, FALSE);
+	dm.readers = calloc(cfg->nctrls ? cfg->nctrls : 1, sizeof(*dm.readers));
+	if (!dm.readers) {
+		dlog("out of memory");
+		goto out;
 	}
-	for (i = 0; i < cfg->nctrls; i++)
-		readers[i].dev.fd = -1;
+	for (size_t i = 0; i < cfg->nctrls; i++)
+		dm.readers[i].dev.fd = -1;
 
-	/* The gadget, and each reader's char device */
-	memset(&g, 0, sizeof(g));
-	g.vid = o->vid;
-	g.pid = o->pid;
-	for (i = 0; i < cfg->nctrls; i++) {
-		g.funcs[i].index = cfg->ctrls[i].index;
-		g.funcs[i].nslots = cfg->ctrls[i].nslots;
+	if (o->control) {
+		char err[512];
+		int r = control_listen(&dm.ctl, o->control, err, sizeof(err));
+
+		if (r == -EADDRINUSE) {
+			dlog("%s: give this ccidctl a control socket of its own (--control)", err);
+			goto out;
+		}
+		if (r)
+			dlog("no control socket (%s): reload with SIGHUP only", err);
+		else
+			dm.ctl_watch = g_unix_fd_add(dm.ctl.fd, G_IO_IN, on_control, &dm);
 	}
-	g.nfuncs = cfg->nctrls;
-	if (o->udc) {
-		snprintf(g.udc, sizeof(g.udc), "%s", o->udc);
-		if (gadget_up(&g))
-			goto out_free;
-	} else {
-		for (i = 0; i < g.nfuncs; i++)
-			if (gadget_find_func(&g.funcs[i]))
-				goto out_free;
+	if (open_readers(&dm))
+		goto out_readers;
+	sigwatch = g_unix_fd_add(sfd, G_IO_IN, on_signal, &dm);
+
+	failed = apply_cards(&dm, cfg, NULL, &started);
+	if (failed) {
+		dlog("not serving: a card could not start (see above)");
+		goto out_cards;
 	}
-	for (i = 0; i < cfg->nctrls; i++) {
-		struct reader *rd = &readers[i];
-		int err;
+	dm.start_armed = true;
+	if (!dm.starting)
+		start_done(&dm);
+	dm.rc = 0;
+	g_main_loop_run(dm.loop);
+	if (dm.start_failed)
+		dm.rc = 1;
 
-		rd->index = cfg->ctrls[i].index;
-		rd->devpath = g.funcs[i].dev;
-		err = ccidg_open(&rd->dev, rd->devpath);
-		if (err) {
-			fprintf(stderr, "ccidctl: %s (controller %u): %s%s\n", rd->devpath,
-				rd->index, strerror(-err),
-				err == -EBUSY ? " (another daemon has it open)" : "");
-			goto out_close;
+out_cards:
+	/* cards out, backends stopped, gadget as we found it */
+	for (size_t i = 0; i < dm.nrd; i++)
+		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++) {
+			card_free(dm.readers[i].slot[s]);
+			dm.readers[i].slot[s] = NULL;
 		}
-		nrd++;
-		if (rd->dev.cfg.nslots < cfg->ctrls[i].nslots) {
-			fprintf(stderr, "ccidctl: controller %u needs %u slots, %s has %u\n",
-				rd->index, cfg->ctrls[i].nslots, rd->devpath,
-				rd->dev.cfg.nslots);
-			goto out_close;
-		}
+	if (dm.reap)
+		g_source_remove(dm.reap);
+	if (sigwatch)
+		g_source_remove(sigwatch);
+out_readers:
+	for (size_t i = 0; i < dm.nrd; i++) {
+		if (dm.readers[i].watch)
+			g_source_remove(dm.readers[i].watch);
+		ccidg_close(&dm.readers[i].dev);
 	}
-
-	/* The cards */
-	for (i = 0; i < cfg->ncards; i++) {
-		const struct cfg_card *cf = &cfg->cards[i];
-		struct card *c = &cards[i];
-		size_t r;
-
-		c->conf = cf;
-		c->slot = cf->slot;
-		snprintf(c->name, sizeof(c->name), "%u.%u", cf->controller, cf->slot);
-		for (r = 0; r < nrd; r++)
-			if (readers[r].index == cf->controller)
-				c->rd = &readers[r];
-		c->ops = backend_of(cf);
-		if (!c->rd || !c->ops) {
-			card_log(c, "no reader for controller %u", cf->controller);
-			goto out_close;
-		}
-		c->rd->slot[c->slot] = c;
-		if (c->ops == &cacard_ops)
-			cac_cards[ncac++] = c;
-	}
-	if (cacard_prepare(cac_cards, ncac, o->host_db))
-		goto out_close;
-
-	for (i = 0; i < cfg->ncards; i++) {
-		if (cards[i].ops->start(&cards[i])) {
-			card_log(&cards[i], "backend %s failed to start", cards[i].ops->name);
-			/* The card stays out; the others are served */
-		}
-	}
-	fprintf(stderr, "ccidctl: serving %zu card(s) on %zu reader(s)\n", cfg->ncards, nrd);
-	if (o->ready_fd >= 0) {
-		if (write(o->ready_fd, "ready\n", 6) < 0)
-			perror("ccidctl: ready fd");
-		close(o->ready_fd);
-	}
-
-	rc = 0;
-	while (!stop_now) {
-		int n = 0, timeout = -1, r;
-
-		pfd[n].fd = sfd;
-		pfd[n].events = POLLIN;
-		n++;
-		for (i = 0; i < nrd; i++) {
-			pfd[n].fd = readers[i].dev.fd;
-			pfd[n].events = POLLIN;
-			n++;
-		}
-		for (i = 0; i < cfg->ncards; i++) {
-			struct card *c = &cards[i];
-			int t;
-
-			first[i] = n;
-			cnt[i] = c->ops->pollfds(c, &pfd[n], MAX_POLL - n);
-			n += cnt[i];
-			t = c->ops->timeout(c);
-			if (t >= 0 && (timeout < 0 || t < timeout))
-				timeout = t;
-		}
-		r = poll(pfd, n, timeout);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("ccidctl: poll");
-			rc = 1;
-			break;
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				fprintf(stderr, "ccidctl: signal %u, stopping\n", si.ssi_signo);
-			break;
-		}
-		for (i = 0; i < nrd; i++) {
-			struct reader *rd = &readers[i];
-			struct ccidg_event ev;
-			const uint8_t *data;
-			int got;
-
-			if (!pfd[1 + i].revents)
-				continue;
-			while ((got = ccidg_read_event(&rd->dev, &ev, &data)) > 0)
-				reader_event(rd, &ev, data);
-			if (got < 0) {
-				fprintf(stderr, "ccidctl: %s: %s (the gadget went away?)\n",
-					rd->devpath, strerror(-got));
-				rc = 1;
-				stop_now = 1;
-			}
-		}
-		/* Backends: ready descriptors, then expired timeouts */
-		for (i = 0; i < cfg->ncards && !stop_now; i++) {
-			struct card *c = &cards[i];
-			bool any = false;
-
-			for (int k = 0; k < cnt[i]; k++)
-				any |= pfd[first[i] + k].revents != 0;
-			if (any)
-				c->ops->ready(c, &pfd[first[i]], cnt[i]);
-			else if (c->ops->timeout(c) == 0)
-				c->ops->ready(c, NULL, 0);
-		}
-	}
-
-	/* Cards out, backends stopped, gadget as we found it */
-	for (i = 0; i < cfg->ncards; i++) {
-		card_eject(&cards[i]);
-		cards[i].ops->stop(&cards[i]);
-	}
-out_close:
-	for (i = 0; i < nrd; i++)
-		ccidg_close(&readers[i].dev);
-	if (o->udc && gadget_down(&g))
-		rc = 1;
-out_free:
+	if (o->udc && gadget_down(&dm.g))
+		dm.rc = 1;
+out:
+	if (dm.ctl_watch)
+		g_source_remove(dm.ctl_watch);
+	control_close(&dm.ctl);
+	free(dm.readers);
+	g_main_loop_unref(dm.loop);
 	close(sfd);
-	free(readers);
-	free(cards);
-	free(cac_cards);
-	free(first);
-	free(cnt);
-	return rc;
+	cfg_free(dm.cfg);
+	xmlcfg_cleanup();
+	return dm.rc;
 }

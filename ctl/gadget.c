@@ -13,6 +13,13 @@
 
 #include "gadget.h"
 
+const char *gadget_configfs(void)
+{
+	const char *p = getenv("CCIDCTL_CONFIGFS");
+
+	return p && *p ? p : GADGET_DEFAULT_CONFIGFS;
+}
+
 static int write_attr(const char *dir, const char *attr, const char *val)
 {
 	char path[512];

@@ -16,7 +16,11 @@
 #define GADGET_MAX_FUNCS	16
 #define GADGET_DEFAULT_VID	0x08e6
 #define GADGET_DEFAULT_PID	0x4433
-#define GADGET_CONFIGFS		"/sys/kernel/config/usb_gadget"
+#define GADGET_DEFAULT_CONFIGFS	"/sys/kernel/config/usb_gadget"
+
+/* The gadgets' configfs directory: $CCIDCTL_CONFIGFS, or the default */
+const char *gadget_configfs(void);
+#define GADGET_CONFIGFS		gadget_configfs()
 
 struct gadget_func {
 	unsigned int index;	/* controller index, instance ccid.<index> */

@@ -18,6 +18,8 @@ pkgs=(
 	sparse clang libclang-rt-14-dev
 	libxml2-dev libxml2-utils libcacard-dev libnss3-dev libnss3-tools
 	libpcsclite-dev libusb-1.0-0-dev
+	libglib2.0-dev libgnutls28-dev	# ccidctl: main loop, TLS
+	jq				# tests: a second JSON parser
 	# the VM
 	qemu-system-x86 busybox-static iproute2 udev
 	# the USB host side and the peers

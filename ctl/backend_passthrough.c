@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * backend_passthrough.c -- mode passthrough: a card provider at the other
+ * end of a libvirt chardev
+ *
+ * A transport (transport.c: tcp or unix, bind or connect, TLS) carries
+ * the bytes; a wire session (wire_vscard.c or wire_vpcd.c) speaks the
+ * protocol. This file joins them to the card: which command an answer
+ * belongs to, how long a provider may take, what happens when it goes.
+ *
+ * The card is in its slot while a provider is connected and has given an
+ * ATR. A provider owes one answer per command it was sent; the answers to
+ * commands the host aborted meanwhile are still due and are dropped when
+ * they come. When the card goes (CardRemove, ATR again, the connection)
+ * nothing is owed any more, as QEMU forgets its pending answers then.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <glib.h>
+
+#include "backend.h"
+#include "tls.h"
+#include "transport.h"
+#include "wire.h"
+
+struct pt_card {
+	struct card *card;
+	struct transport *tr;
+	struct wire wire;
+	uint32_t live;		/* the command the provider owes, 0: none */
+	unsigned int stale;	/* answers due for aborted commands */
+	GSource *deadline;	/* --apdu-timeout for the live command */
+	bool up;
+};
+
+/* ------------------------------------------------------------------ */
+/* the answer deadline: one source per card, re-armed, not re-created */
+
+static gboolean deadline_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+	g_source_set_ready_time(src, -1);
+	return cb(data);
+}
+
+static GSourceFuncs deadline_funcs = {
+	.dispatch = deadline_dispatch,
+};
+
+static void deadline_arm(struct pt_card *pc)
+{
+	int ms = pc->card->env->apdu_timeout_ms;
+
+	if (ms > 0)
+		g_source_set_ready_time(pc->deadline, g_get_monotonic_time() +
+					(gint64)ms * 1000);
+}
+
+static void deadline_off(struct pt_card *pc)
+{
+	if (pc->deadline)
+		g_source_set_ready_time(pc->deadline, -1);
+}
+
+/* Nothing is owed any more: fail the live command, forget the rest. */
+static void forget_owed(struct pt_card *pc, uint8_t berror)
+{
+	uint32_t id = pc->live;
+
+	pc->live = 0;
+	pc->stale = 0;
+	deadline_off(pc);
+	if (id)
+		card_fail(pc->card, id, berror);
+}
+
+static void conn_gone(struct pt_card *pc)
+{
+	pc->up = false;
+	forget_owed(pc, CARD_ERR_ICC_MUTE);
+	card_eject(pc->card);
+}
+
+static gboolean on_deadline(gpointer data)
+{
+	struct pt_card *pc = data;
+
+	if (!pc->live)
+		return G_SOURCE_CONTINUE;
+	/* a provider that stops mid-answer must not hang the host */
+	card_log(pc->card, "provider did not answer an APDU within %d s",
+		 pc->card->env->apdu_timeout_ms / 1000);
+	transport_drop(pc->tr, "no answer");
+	conn_gone(pc);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* the wire session's host */
+
+static void w_send(void *h, const void *buf, size_t len)
+{
+	struct pt_card *pc = h;
+
+	transport_send(pc->tr, buf, len);
+}
+
+static void w_insert(void *h, const uint8_t *atr, size_t len)
+{
+	struct pt_card *pc = h;
+
+	/* a new ATR is a new card: what the old one owed is void */
+	forget_owed(pc, CARD_ERR_ICC_MUTE);
+	card_insert(pc->card, atr, len);
+}
+
+static void w_eject(void *h)
+{
+	struct pt_card *pc = h;
+
+	forget_owed(pc, CARD_ERR_ICC_MUTE);
+	card_eject(pc->card);
+}
+
+static void w_answer(void *h, const uint8_t *rsp, size_t len)
+{
+	struct pt_card *pc = h;
+	uint32_t id = pc->live;
+
+	if (pc->stale) {
+		/* the answer to a command the host aborted: not wanted */
+		pc->stale--;
+		card_dbg(pc->card, "answer to an aborted APDU dropped (%zu bytes)", len);
+		return;
+	}
+	if (!id) {
+		card_log(pc->card, "provider sent a response nobody asked for (%zu bytes)",
+			 len);
+		return;
+	}
+	pc->live = 0;
+	deadline_off(pc);
+	card_reply(pc->card, id, rsp, len);
+}
+
+static void w_error(void *h, uint32_t code)
+{
+	struct pt_card *pc = h;
+	uint32_t id = pc->live;
+
+	if (pc->stale) {
+		pc->stale--;
+		card_dbg(pc->card, "provider's error %u for an aborted APDU dropped", code);
+		return;
+	}
+	if (!id) {
+		if (code != 0)
+			card_log(pc->card, "provider reports error %u", code);
+		return;
+	}
+	/* QEMU fails the pending command at once; so do we */
+	card_log(pc->card, "provider reports error %u for APDU %u: failed", code, id);
+	pc->live = 0;
+	deadline_off(pc);
+	card_fail(pc->card, id, CARD_ERR_HW_ERROR);
+}
+
+static void w_opened(void *h)
+{
+	struct pt_card *pc = h;
+
+	transport_opened(pc->tr);
+}
+
+static void w_log(void *h, bool debug, const char *msg)
+{
+	struct pt_card *pc = h;
+
+	if (debug)
+		card_dbg(pc->card, "%s", msg);
+	else
+		card_log(pc->card, "%s", msg);
+}
+
+static const struct wire_host wire_host = {
+	.send = w_send,
+	.insert = w_insert,
+	.eject = w_eject,
+	.answer = w_answer,
+	.error = w_error,
+	.opened = w_opened,
+	.log = w_log,
+};
+
+/* ------------------------------------------------------------------ */
+/* the transport's owner */
+
+static void t_up(void *ctx)
+{
+	struct pt_card *pc = ctx;
+
+	card_log(pc->card, "provider connected (%s)", pc->wire.proto->name);
+	pc->up = true;
+	pc->live = 0;
+	pc->stale = 0;
+	wire_connected(&pc->wire);
+}
+
+static void t_data(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct pt_card *pc = ctx;
+
+	if (wire_input(&pc->wire, buf, len) < 0) {
+		transport_drop(pc->tr, pc->wire.why);
+		conn_gone(pc);
+		return;
+	}
+	/*
+	 * Some providers (vpcd 3.3) send a length and its payload in two
+	 * writes: when a message is half here, acknowledge at once instead
+	 * of making them wait out a delayed ACK.
+	 */
+	if (wire_partial(&pc->wire))
+		transport_quickack(pc->tr);
+}
+
+static void t_down(void *ctx, const char *why)
+{
+	struct pt_card *pc = ctx;
+
+	(void)why;
+	conn_gone(pc);
+}
+
+static void t_started(void *ctx, int err, const char *why)
+{
+	struct pt_card *pc = ctx;
+
+	card_started(pc->card, err, why);
+}
+
+static const struct transport_ops transport_ops = {
+	.up = t_up,
+	.data = t_data,
+	.down = t_down,
+	.started = t_started,
+};
+
+/* ------------------------------------------------------------------ */
+/* the backend */
+
+static int pt_start(struct card *c)
+{
+	struct pt_card *pc = calloc(1, sizeof(*pc));
+	struct transport_conf tc = { 0 };
+	char name[48];
+
+	if (!pc)
+		return -1;
+	c->priv = pc;
+	pc->card = c;
+	if (wire_init(&pc->wire, c->conf.wire, &wire_host, pc)) {
+		card_log(c, "out of memory");
+		return -1;
+	}
+	pc->deadline = g_source_new(&deadline_funcs, sizeof(GSource));
+	g_source_set_callback(pc->deadline, on_deadline, pc, NULL);
+	g_source_set_ready_time(pc->deadline, -1);
+	g_source_attach(pc->deadline, NULL);
+
+	snprintf(name, sizeof(name), "card %s", c->name);
+	tc.name = name;
+	tc.proto_name = pc->wire.proto->name;
+	tc.chr = &c->conf.chr;
+	tc.tls_dir = c->env->tls_dir;
+	tc.tls_verify = c->env->tls_verify;
+	tc.open_timeout_ms = c->env->open_timeout_ms;
+	tc.verbose = c->env->verbose;
+	tc.resolve = c->env->resolve;
+	pc->tr = transport_new(&tc, &transport_ops, pc);
+	return transport_start(pc->tr);
+}
+
+static void pt_stop(struct card *c)
+{
+	struct pt_card *pc = c->priv;
+
+	if (!pc)
+		return;
+	transport_free(pc->tr);
+	wire_free(&pc->wire);
+	if (pc->deadline) {
+		g_source_destroy(pc->deadline);
+		g_source_unref(pc->deadline);
+	}
+	free(pc);
+	c->priv = NULL;
+}
+
+static void pt_power(struct card *c, bool on)
+{
+	struct pt_card *pc = c->priv;
+
+	if (pc->up)
+		wire_power(&pc->wire, on);
+}
+
+static void pt_apdu(struct card *c, uint32_t id, const uint8_t *apdu,
+		    size_t len)
+{
+	struct pt_card *pc = c->priv;
+	int err;
+
+	if (!pc->up || pc->live) {
+		card_fail(c, id, CARD_ERR_ICC_MUTE);
+		return;
+	}
+	/* owed before it is sent: a send that fails reports it as owed */
+	pc->live = id;
+	deadline_arm(pc);
+	err = wire_command(&pc->wire, apdu, len);
+	if (err) {
+		card_log(c, "a %zu-byte APDU cannot travel over %s: failed", len,
+			 pc->wire.proto->name);
+		pc->live = 0;
+		deadline_off(pc);
+		card_fail(c, id, CARD_ERR_HW_ERROR);
+	}
+}
+
+static void pt_abort(struct card *c, uint32_t id)
+{
+	struct pt_card *pc = c->priv;
+
+	if (pc->live != id)
+		return;
+	/* the provider will still answer; that answer is dropped */
+	pc->live = 0;
+	pc->stale++;
+	deadline_off(pc);
+}
+
+/* ------------------------------------------------------------------ */
+/* checks: what apply would refuse */
+
+static bool loopback_host(const char *h)
+{
+	return !strcmp(h, "localhost") || !strncmp(h, "127.", 4) ||
+	       !strcmp(h, "::1");
+}
+
+static bool wildcard_host(const char *h)
+{
+	return !*h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::") ||
+	       !strcmp(h, "*");
+}
+
+/* Two endpoints that cannot both be bound */
+static bool same_endpoint(const struct cfg_chardev *a, const struct cfg_chardev *b)
+{
+	if (a->type != b->type || a->mode != CFG_CHR_BIND || b->mode != CFG_CHR_BIND)
+		return false;
+	if (a->type == CFG_CHR_UNIX)
+		return a->path && b->path && !strcmp(a->path, b->path);
+	if (!a->service || !b->service || strcmp(a->service, b->service))
+		return false;
+	return !strcmp(a->host, b->host) || wildcard_host(a->host) ||
+	       wildcard_host(b->host);
+}
+
+static void pt_check(const struct cfg *cfg, const struct card_env *env,
+		     struct diag *d)
+{
+	bool tls_checked[2] = { false, false };
+
+	for (size_t i = 0; i < cfg->ncards; i++) {
+		const struct cfg_card *c = &cfg->cards[i];
+		const struct cfg_chardev *chr = &c->chr;
+		unsigned long line = chr->src_line ? chr->src_line : c->line;
+
+		if (c->mode != CFG_MODE_PASSTHROUGH)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_card *o = &cfg->cards[j];
+
+			if (o->mode == CFG_MODE_PASSTHROUGH &&
+			    same_endpoint(chr, &o->chr)) {
+				diag_add(d, line,
+					 "smartcards %u.%u and %u.%u both listen on %s%s%s: one endpoint serves one card",
+					 o->controller, o->slot, c->controller, c->slot,
+					 chr->type == CFG_CHR_UNIX ? chr->path : chr->host,
+					 chr->type == CFG_CHR_UNIX ? "" : ":",
+					 chr->type == CFG_CHR_UNIX ? "" : chr->service);
+				break;
+			}
+		}
+		if (chr->type == CFG_CHR_TCP && chr->mode == CFG_CHR_BIND && !chr->tls) {
+			if (wildcard_host(chr->host))
+				diag_warn(d, line,
+					  "card %u.%u listens on every address (%s) without TLS: anyone who can reach port %s and connects first becomes this card and sees its APDUs, PINs included; use tls='yes', a loopback host or a unix socket",
+					  c->controller, c->slot, *chr->host ? chr->host : "*",
+					  chr->service);
+			else if (!loopback_host(chr->host))
+				diag_warn(d, line,
+					  "card %u.%u listens on %s without TLS: whoever reaches port %s and connects first becomes this card and sees its APDUs, PINs included; use tls='yes'",
+					  c->controller, c->slot, chr->host, chr->service);
+			else
+				diag_warn(d, line,
+					  "card %u.%u listens on %s:%s without TLS: any local user who connects first becomes this card and sees its APDUs, PINs included; use tls='yes' or a unix socket (mode 0600)",
+					  c->controller, c->slot, chr->host, chr->service);
+		}
+		if (env->offline)
+			continue;
+		if (chr->tls) {
+			int ep = chr->mode == CFG_CHR_BIND ? TLS_SERVER : TLS_CLIENT;
+			char err[600];
+			struct tls_creds *cr;
+
+			if (tls_checked[ep])
+				continue;
+			tls_checked[ep] = true;
+			cr = tls_creds_load(env->tls_dir, ep, env->tls_verify, err,
+					    sizeof(err));
+			if (!cr)
+				diag_add(d, line, "tls='yes': %s", err);
+			tls_creds_free(cr);
+		}
+		if (chr->type == CFG_CHR_UNIX && chr->mode == CFG_CHR_BIND && chr->path) {
+			struct stat st;
+			char *dir = g_path_get_dirname(chr->path);
+
+			if (lstat(chr->path, &st) == 0 && !S_ISSOCK(st.st_mode))
+				diag_add(d, line,
+					 "%s exists and is not a socket: ccidctl will not replace it",
+					 chr->path);
+			else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+				diag_add(d, line, "the directory of %s does not exist",
+					 chr->path);
+			g_free(dir);
+		}
+	}
+}
+
+const struct card_backend passthrough_backend = {
+	.name = "passthrough",
+	.modes = CARD_MODE_BIT(CFG_MODE_PASSTHROUGH),
+	.check = pt_check,
+	.start = pt_start,
+	.stop = pt_stop,
+	.power = pt_power,
+	.apdu = pt_apdu,
+	.abort = pt_abort,
+};
