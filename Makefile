@@ -126,7 +126,7 @@ $(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/te
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags libusb-1.0) $< -o $@ $$($(PKG_CONFIG) --libs libusb-1.0)
 
 $(B)/tests/vscard-provider: tests/vm/vscard-provider.c | $(B)/tests
-	$(CC) $(CSTD) $(WARN) -Werror -O2 -g $$($(PKG_CONFIG) --cflags libcacard) $< -o $@ $$($(PKG_CONFIG) --libs libcacard)
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g $$($(PKG_CONFIG) --cflags libcacard gnutls) $< -o $@ $$($(PKG_CONFIG) --libs libcacard gnutls)
 
 # The sanitizer kernel, built once and cached (see tests/kernel/build)
 kernel-debug:

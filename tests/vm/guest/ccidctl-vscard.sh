@@ -17,7 +17,8 @@
 # on two controllers; stopping a provider removes its card on the host
 # (pyscard and pcsc_scan) and only that card; restarting it brings the
 # card back (for 0.1 by ccidctl's reconnect); peers that break the protocol
-# (an APDU before Init, a 4 GiB length) are dropped; SIGTERM: exit 0, the
+# (a 4 GiB length) are dropped, one that sends an APDU before Init is not;
+# SIGTERM: exit 0, the
 # providers see the peer go, the readers leave pcscd and the gadget is
 # removed from configfs. Then `ccidctl gadget up` makes the same gadget and
 # leaves it bound (a second `up` is refused), `status --json` sees it,
@@ -192,8 +193,8 @@ peer(struct.pack(">III", 1, 0, 12) + b"VSCD" + struct.pack(">II", 2, 0) +
      struct.pack(">III", 7, 0, 0xFFFFFFFF))
 PY
 sed 's/^/#   /' /tmp/bad-peer.out
-check "ccidctl drops a VSCard peer that sends an APDU before Init" \
-	sh -c "sed -n 1p /tmp/bad-peer.out | grep -q 'closed by ccidctl'"
+check "a VSCard peer that sends an APDU before Init is not dropped for it (QEMU takes messages before Init)" \
+	sh -c "sed -n 1p /tmp/bad-peer.out | grep -q 'not closed in 5 s'"
 check "... and one that announces a 4 GiB message" \
 	sh -c "sed -n 2p /tmp/bad-peer.out | grep -q 'closed by ccidctl'"
 check "ccidctl is still serving" kill -0 "$CCIDCTL_PID"
@@ -209,7 +210,7 @@ def send(t, p=b""):
     s.sendall(struct.pack(">III", t, 0, len(p)) + p)
 send(1, b"VSCD" + struct.pack(">II", 2, 0))
 send(3, b"silent")
-buf, t0 = b"", None
+buf, t0, atr_sent = b"", None, False
 s.settimeout(60)
 try:
     while True:
@@ -222,7 +223,9 @@ try:
             if len(buf) < 12 + n:
                 break
             buf = buf[12 + n:]
-            if t == 2:
+            # Error(success) acknowledges ReaderAdd, then the ATR too
+            if t == 2 and not atr_sent:
+                atr_sent = True
                 send(5, bytes.fromhex("3B7A18000073667465206364313434"))
             elif t == 7 and t0 is None:
                 s.sendall(struct.pack(">III", 7, 0, 100) + b"\x90" * 10)
