@@ -38,6 +38,7 @@
 #include <libcacard.h>
 
 #include "backend.h"
+#include "loop.h"
 
 #define RSP_MAX		(65536 + 2)
 #define JOBS_MAX	8
@@ -658,7 +659,7 @@ static int cac_start(struct card *c)
 		return -1;
 	}
 	cc->worker_started = true;
-	cc->watch = g_unix_fd_add(cc->pipe[0], G_IO_IN, on_pipe, cc);
+	cc->watch = loop_watch_fd(cc->pipe[0], G_IO_IN, on_pipe, cc);
 
 	pthread_mutex_lock(&cac.mu);
 	if (!cac.inited) {

@@ -33,36 +33,33 @@ struct pt_card {
 	struct wire wire;
 	uint32_t live;		/* the command the provider owes, 0: none */
 	unsigned int stale;	/* answers due for aborted commands */
-	GSource *deadline;	/* --apdu-timeout for the live command */
+	guint deadline;		/* --apdu-timeout for the live command */
 	bool up;
 };
 
 /* ------------------------------------------------------------------ */
-/* the answer deadline: one source per card, re-armed, not re-created */
+/*
+ * The answer deadline. A timeout source per command costs an allocation;
+ * re-arming one source with g_source_set_ready_time() would wake the loop
+ * through its eventfd every time (see loop.h).
+ */
 
-static gboolean deadline_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+static gboolean on_deadline(gpointer data);
+
+static void deadline_off(struct pt_card *pc)
 {
-	g_source_set_ready_time(src, -1);
-	return cb(data);
+	if (pc->deadline)
+		g_source_remove(pc->deadline);
+	pc->deadline = 0;
 }
-
-static GSourceFuncs deadline_funcs = {
-	.dispatch = deadline_dispatch,
-};
 
 static void deadline_arm(struct pt_card *pc)
 {
 	int ms = pc->card->env->apdu_timeout_ms;
 
+	deadline_off(pc);
 	if (ms > 0)
-		g_source_set_ready_time(pc->deadline, g_get_monotonic_time() +
-					(gint64)ms * 1000);
-}
-
-static void deadline_off(struct pt_card *pc)
-{
-	if (pc->deadline)
-		g_source_set_ready_time(pc->deadline, -1);
+		pc->deadline = g_timeout_add((guint)ms, on_deadline, pc);
 }
 
 /* Nothing is owed any more: fail the live command, forget the rest. */
@@ -88,14 +85,15 @@ static gboolean on_deadline(gpointer data)
 {
 	struct pt_card *pc = data;
 
+	pc->deadline = 0;
 	if (!pc->live)
-		return G_SOURCE_CONTINUE;
+		return G_SOURCE_REMOVE;
 	/* a provider that stops mid-answer must not hang the host */
 	card_log(pc->card, "provider did not answer an APDU within %d s",
 		 pc->card->env->apdu_timeout_ms / 1000);
 	transport_drop(pc->tr, "no answer");
 	conn_gone(pc);
-	return G_SOURCE_CONTINUE;
+	return G_SOURCE_REMOVE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -266,11 +264,6 @@ static int pt_start(struct card *c)
 		card_log(c, "out of memory");
 		return -1;
 	}
-	pc->deadline = g_source_new(&deadline_funcs, sizeof(GSource));
-	g_source_set_callback(pc->deadline, on_deadline, pc, NULL);
-	g_source_set_ready_time(pc->deadline, -1);
-	g_source_attach(pc->deadline, NULL);
-
 	snprintf(name, sizeof(name), "card %s", c->name);
 	tc.name = name;
 	tc.proto_name = pc->wire.proto->name;
@@ -292,10 +285,7 @@ static void pt_stop(struct card *c)
 		return;
 	transport_free(pc->tr);
 	wire_free(&pc->wire);
-	if (pc->deadline) {
-		g_source_destroy(pc->deadline);
-		g_source_unref(pc->deadline);
-	}
+	deadline_off(pc);
 	free(pc);
 	c->priv = NULL;
 }

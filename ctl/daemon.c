@@ -36,6 +36,7 @@
 #include "daemon.h"
 #include "diag.h"
 #include "gadget.h"
+#include "loop.h"
 #include "plan.h"
 #include "xml.h"
 
@@ -580,7 +581,7 @@ static int open_readers(struct daemon *dm)
 			     cfg->ctrls[i].nslots, rd->devpath, rd->dev.cfg.nslots);
 			return -1;
 		}
-		rd->watch = g_unix_fd_add(rd->dev.fd, G_IO_IN, on_reader, rd);
+		rd->watch = loop_watch_fd(rd->dev.fd, G_IO_IN, on_reader, rd);
 	}
 	return 0;
 }
@@ -633,11 +634,11 @@ int daemon_run(struct cfg *cfg, const struct daemon_opts *o)
 		if (r)
 			dlog("no control socket (%s): reload with SIGHUP only", err);
 		else
-			dm.ctl_watch = g_unix_fd_add(dm.ctl.fd, G_IO_IN, on_control, &dm);
+			dm.ctl_watch = loop_watch_fd(dm.ctl.fd, G_IO_IN, on_control, &dm);
 	}
 	if (open_readers(&dm))
 		goto out_readers;
-	sigwatch = g_unix_fd_add(sfd, G_IO_IN, on_signal, &dm);
+	sigwatch = loop_watch_fd(sfd, G_IO_IN, on_signal, &dm);
 
 	failed = apply_cards(&dm, cfg, NULL, &started);
 	if (failed) {

@@ -21,6 +21,7 @@
 #include <glib-unix.h>
 
 #include "tls.h"
+#include "loop.h"
 #include "transport.h"
 
 #define IN_CHUNK	16384
@@ -270,7 +271,12 @@ static int resolve_async(struct transport *t)
 	r->host = g_strdup(t->chr.host && *t->chr.host ? t->chr.host : NULL);
 	r->service = g_strdup(t->chr.service);
 	r->hints.ai_socktype = SOCK_STREAM;
-	r->hints.ai_flags = is_bind(t) ? AI_PASSIVE : AI_ADDRCONFIG;
+	/*
+	 * No AI_ADDRCONFIG: on a host whose only IPv4 address is loopback
+	 * it hides 127.0.0.1, the usual provider's address. Every address
+	 * is tried; one of a family the host lacks fails at once.
+	 */
+	r->hints.ai_flags = is_bind(t) ? AI_PASSIVE : 0;
 	r->fn = t->resolve ? t->resolve : getaddrinfo;
 	th = g_thread_try_new("ccidctl-resolve", resolve_thread, r, &err);
 	if (!th) {
@@ -298,7 +304,7 @@ static void set_watch(struct transport *t, GIOCondition cond)
 	stop_timer(&t->watch);
 	t->wcond = cond;
 	if (t->fd >= 0 && cond)
-		t->watch = g_unix_fd_add(t->fd, cond, on_conn, t);
+		t->watch = loop_watch_fd(t->fd, cond, on_conn, t);
 }
 
 static void update_watch(struct transport *t)
@@ -730,7 +736,7 @@ static void listen_resume(struct transport *t)
 {
 	if (t->lfd < 0 || t->lwatch || t->cs != CONN_NONE || t->timer)
 		return;
-	t->lwatch = g_unix_fd_add(t->lfd, G_IO_IN, on_accept, t);
+	t->lwatch = loop_watch_fd(t->lfd, G_IO_IN, on_accept, t);
 }
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
