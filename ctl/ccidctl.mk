@@ -54,3 +54,9 @@ UNIT_LIBS_passthrough = $(CTL_LIBS)
 UNIT_SRCS_plan = $(CTL_SRCS)
 UNIT_LIBS_plan = $(CTL_LIBS)
 UNIT_SRCS_json := ctl/json.c
+
+# The PC/SC client of tests/vm/guest/bench-ctl.sh: built by tests-build
+$(or $(B),build)/tests/pcsc-bench: tests/vm/pcsc-bench.c
+	mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g $$($(PKG_CONFIG) --cflags libpcsclite) $< -o $@ $$($(PKG_CONFIG) --libs libpcsclite)
+tests-build: $(or $(B),build)/tests/pcsc-bench

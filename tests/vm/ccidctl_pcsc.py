@@ -12,6 +12,9 @@ usage: ccidctl_pcsc.py readers                 print the reader names
        ccidctl_pcsc.py wait READER present|absent TIMEOUT [ATRHEX]
        ccidctl_pcsc.py script READER FILE      run an APDU script, print
                                                the ATR and every response
+       ccidctl_pcsc.py transmit READER HEX     one APDU: its response or
+                                               error, and how long the
+                                               transmit alone took
 
 The script file has one command APDU in hex per line; '#' starts a comment.
 A line starting with '~' is sent the same, but only the length of its
@@ -147,6 +150,26 @@ def cmd_script(spec, path):
     return 0
 
 
+def cmd_transmit(spec, hexapdu):
+    ctx = context()
+    rdr = find(ctx, spec, 10)
+    rv, card, proto = S.SCardConnect(ctx, rdr, S.SCARD_SHARE_SHARED,
+                                     S.SCARD_PROTOCOL_T0 | S.SCARD_PROTOCOL_T1)
+    if rv != S.SCARD_S_SUCCESS:
+        raise RuntimeError("SCardConnect(%s): %s" % (rdr, err(rv)))
+    apdu = bytes.fromhex(hexapdu)
+    t0 = time.monotonic()
+    rv, rsp = S.SCardTransmit(card, proto, list(apdu))
+    dt = time.monotonic() - t0
+    if rv != S.SCARD_S_SUCCESS:
+        print("%s -> error %s" % (hexs(apdu), err(rv)))
+    else:
+        print("%s -> %s" % (hexs(apdu), hexs(rsp)))
+    print("transmit took %.3f s" % dt)
+    S.SCardDisconnect(card, S.SCARD_LEAVE_CARD)
+    return 0
+
+
 def main(argv):
     try:
         if argv[1] == "readers":
@@ -166,6 +189,8 @@ def main(argv):
             return cmd_wait(argv[2], argv[3], float(argv[4]), atr)
         if argv[1] == "script":
             return cmd_script(argv[2], argv[3])
+        if argv[1] == "transmit":
+            return cmd_transmit(argv[2], argv[3])
     except (RuntimeError, ValueError, IndexError) as e:
         print("ccidctl_pcsc.py: %s" % e, file=sys.stderr)
         return 1

@@ -66,26 +66,43 @@ static int write_all(const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Read exactly len bytes, through a buffer: one recv() usually brings a
+ * whole message, header and payload, instead of one call for each.
+ */
+static unsigned char rbuf[80000];
+static size_t rhave, rpos;
+
 static int read_all(void *buf, size_t len)
 {
 	unsigned char *p = buf;
 
 	while (len) {
-		ssize_t n = tls ? gnutls_record_recv(tls, p, len) : recv(sock, p, len, 0);
+		size_t take;
 
-		if (n == 0)
-			return -1;
-		if (n < 0) {
-			if (errno == EINTR || n == GNUTLS_E_AGAIN ||
-			    n == GNUTLS_E_INTERRUPTED)
-				continue;
-			if (tls)
-				fprintf(stderr, "vscard-provider: TLS: %s\n",
-					gnutls_strerror((int)n));
-			return -1;
+		if (rpos == rhave) {
+			ssize_t n = tls ? gnutls_record_recv(tls, rbuf, sizeof(rbuf)) :
+					  recv(sock, rbuf, sizeof(rbuf), 0);
+
+			if (n == 0)
+				return -1;
+			if (n < 0) {
+				if (errno == EINTR || n == GNUTLS_E_AGAIN ||
+				    n == GNUTLS_E_INTERRUPTED)
+					continue;
+				if (tls)
+					fprintf(stderr, "vscard-provider: TLS: %s\n",
+						gnutls_strerror((int)n));
+				return -1;
+			}
+			rhave = (size_t)n;
+			rpos = 0;
 		}
-		p += n;
-		len -= n;
+		take = rhave - rpos < len ? rhave - rpos : len;
+		memcpy(p, rbuf + rpos, take);
+		rpos += take;
+		p += take;
+		len -= take;
 	}
 	return 0;
 }
