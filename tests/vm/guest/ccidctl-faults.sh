@@ -20,18 +20,23 @@
 #   json        status --json with a gadget named g"q\x parses
 #   sighup      SIGHUP reloads instead of stopping
 #
-# usage: ccidctl-faults.sh [CCIDCTL]: CCIDCTL runs instead of the tree's
-# ctl/ccidctl (to see an older build fail the same checks).
+# usage: ccidctl-faults.sh [CCIDCTL [SCENARIO...]]: CCIDCTL ("" for the
+# tree's ctl/ccidctl) runs instead of the tree's, to see an older build fail
+# the same checks; SCENARIOs (the names above) run only those.
 . "$CCID_REPO/tests/vm/lib.sh"
 . "$CCID_REPO/tests/vm/ccidctl-e2e.sh"
 
 [ -n "${1:-}" ] && CCIDCTL=$1
+[ $# -gt 0 ] && shift
+ONLY=" $* "
+# want NAME: the scenario is to run
+want() { [ "$ONLY" = "  " ] || case $ONLY in *" $1 "*) true ;; *) false ;; esac; }
 PEER="/usr/bin/python3 $CCID_REPO/tests/vm/vscard_peer.py"
 CACATR=3B7A18000073667465206364313434
 NS="xmlns:ccid='http://ccid-gadget.invalid/xmlns/ccidctl/1'"
 
 ensure_configfs || bail "configfs not mounted"
-need_tool "$CCIDCTL" pcscd prlimit ss lsusb timeout /usr/bin/python3
+need_tool "$CCIDCTL" "$PROVIDER" pcscd prlimit ss lsusb timeout /usr/bin/python3
 lsmod | grep -q '^usb_f_ccid ' || bail "usb_f_ccid is not loaded"
 diag "ccidctl under test: $CCIDCTL"
 
@@ -87,6 +92,7 @@ fails_fast() {
 }
 
 # --- error: a VSCard Error while an APDU is pending -----------------------
+if want error; then
 card error tcp "mode='bind' host='127.0.0.1' service='20201'"
 ccidctl_start --apdu-timeout 30 /tmp/error.xml || not_ok "ccidctl serves error.xml"
 peer e error --connect 127.0.0.1:20201
@@ -95,7 +101,10 @@ fails_fast "fault: a VSCard Error for a pending APDU fails it at once, not after
 peer_stop e
 ccidctl_stop
 
+fi
+
 # --- oversize: a 65539-byte answer ----------------------------------------
+if want oversize; then
 card oversize tcp "mode='bind' host='127.0.0.1' service='20201'"
 ccidctl_start --apdu-timeout 30 /tmp/oversize.xml || not_ok "ccidctl serves oversize.xml"
 peer o oversize --connect 127.0.0.1:20201
@@ -105,7 +114,10 @@ check "... and ccidctl says why" log_has 'more than the 65538 a response can hav
 peer_stop o
 ccidctl_stop
 
+fi
+
 # --- twoadds and noinit: VSCard as QEMU answers it --------------------------
+if want twoadds || want noinit || want sighup; then
 card vsc tcp "mode='bind' host='127.0.0.1' service='20201'"
 ccidctl_start /tmp/vsc.xml || not_ok "ccidctl serves vsc.xml"
 peer t twoadds --connect 127.0.0.1:20201 --seconds 20
@@ -130,7 +142,10 @@ check "SIGHUP does not stop ccidctl" kill -0 "$CCIDCTL_PID"
 check "... it reloads the file" log_has 'SIGHUP.*reloading'
 ccidctl_stop
 
+fi
+
 # --- silent: a peer that says nothing ----------------------------------------
+if want silent; then
 card silent tcp "mode='bind' host='127.0.0.1' service='20201'"
 ccidctl_start /tmp/silent.xml || not_ok "ccidctl serves silent.xml"
 peer s silent --connect 127.0.0.1:20201 --seconds 40
@@ -146,7 +161,10 @@ peer_stop n2
 peer_stop s
 ccidctl_stop
 
+fi
+
 # --- connect: a peer that is not there, no <reconnect> --------------------
+if want connect; then
 card connect tcp "mode='connect' host='127.0.0.1' service='20299'"
 if ccidctl_start /tmp/connect.xml; then
 	not_ok "fault: connect without <reconnect> to nobody: apply fails at start, as QEMU refuses to start"
@@ -156,7 +174,10 @@ else
 fi
 check "... saying why" log_has 'card 0\.0: cannot connect to 127\.0\.0\.1:20299'
 
+fi
+
 # --- inuse: the port is taken at start ----------------------------------------
+if want inuse; then
 /usr/bin/python3 -c 'import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", 20202)); s.listen(1); print("holding", flush=True); time.sleep(600)' > /tmp/holder 2>&1 &
@@ -172,7 +193,10 @@ pcsc_check "fault: a bind that found its port in use (EADDRINUSE) at start is re
 peer_stop i
 ccidctl_stop
 
+fi
+
 # --- file and umask: unix sockets -----------------------------------------------
+if want file || want umask; then
 printf 'precious\n' > /tmp/victim.sock
 card file unix "mode='bind' path='/tmp/victim.sock'"
 if ccidctl_start /tmp/file.xml; then
@@ -194,7 +218,10 @@ check "security: under umask 000 the unix socket is mode 600 (got $mode)" test "
 ccidctl_stop
 check "... and it is removed when ccidctl stops" test ! -e /tmp/card.sock
 
+fi
+
 # --- addresses: ::1 first, the provider on 127.0.0.1 -------------------------------
+if want addresses; then
 { printf '::1 cardhost\n127.0.0.1 cardhost\n'; cat /etc/hosts; } > /tmp/hosts.new &&
 	cat /tmp/hosts.new > /etc/hosts
 /usr/bin/python3 -c 'import socket
@@ -208,15 +235,32 @@ pcsc_check "fault: host='cardhost' resolves to ::1 (nobody) and 127.0.0.1: the s
 peer_stop a
 ccidctl_stop
 
+fi
+
 # --- emfile: no descriptor left for accept() ----------------------------------------
+if want emfile; then
 card emfile tcp "mode='bind' host='127.0.0.1' service='20204'"
-ccidctl_start /tmp/emfile.xml || not_ok "ccidctl serves emfile.xml"
-nfd=$(ls /proc/"$CCIDCTL_PID"/fd | wc -l)
+# RLIMIT_NOFILE bounds descriptor numbers, and poll() refuses more
+# descriptors than it: ccidctl's must be 0..N-1 without a hole, so its
+# ready descriptor (closed once serving) is 9 (the highest a POSIX shell
+# redirects), not 3
+rm -f /tmp/ccidctl.ready
+echo "=== ccidctl apply --ready-fd 9 /tmp/emfile.xml" >> "$CCIDCTL_LOG"
+"$CCIDCTL" apply --ready-fd 9 /tmp/emfile.xml 9> /tmp/ccidctl.ready 2>> "$CCIDCTL_LOG" &
+CCIDCTL_PID=$!
+wait_for 30 grep -q '^ready$' /tmp/ccidctl.ready || not_ok "ccidctl serves emfile.xml"
+nfd=0
+while [ -e "/proc/$CCIDCTL_PID/fd/$nfd" ]; do nfd=$((nfd + 1)); done
+ls -l /proc/"$CCIDCTL_PID"/fd | sed 's/^/#   /'
+check "emfile: ccidctl's descriptors are 0..$((nfd - 1)), no hole" \
+	test "$(ls /proc/"$CCIDCTL_PID"/fd | wc -l)" -eq "$nfd"
 prlimit --pid "$CCIDCTL_PID" --nofile="$nfd:$nfd"
-peer m normal --connect 127.0.0.1:20204 --seconds 60
+# a provider in C: it starts at once, even on a busy host
+"$PROVIDER" --echo --connect 127.0.0.1:20204 > /tmp/peer-m 2>&1 &
+PEER_m=$!
 # the provider's connection waits in the backlog, accept() fails on it
 check "emfile: the provider's connection waits to be accepted" \
-	wait_for 20 sh -c "ss -Htn state established '( dport = :20204 )' | grep -q ."
+	wait_for 30 sh -c "ss -Htn state established '( dport = :20204 )' | grep -q ."
 sleep 1
 cpu() { awk '{ print $14 + $15 }' /proc/"$CCIDCTL_PID"/stat; }
 c0=$(cpu)
@@ -225,12 +269,17 @@ c1=$(cpu)
 diag "ccidctl used $((c1 - c0)) clock ticks in 3 s with no descriptor left (limit $nfd)"
 check "fault: accept() failing with EMFILE does not spin: under 0.3 s of CPU in 3 s ($((c1 - c0)) ticks)" \
 	test $((c1 - c0)) -lt 30
-prlimit --pid "$CCIDCTL_PID" --nofile=1024:1024
-pcsc_check "... once descriptors are free again, the waiting provider's card comes" wait '#0' present 20 "$CACATR"
+prlimit --pid "$CCIDCTL_PID" --nofile=1024:1024 || not_ok "prlimit gives ccidctl its descriptors back"
+prlimit --pid "$CCIDCTL_PID" --nofile | sed 's/^/#   /'
+check "... accept() did fail with EMFILE" log_has 'card 0\.0: cannot accept a provider: Too many open files'
+pcsc_check "... once descriptors are free again, the waiting provider's card comes" wait '#0' present 30 3B80800101
 peer_stop m
 ccidctl_stop
 
+fi
+
 # --- json: odd names ----------------------------------------------------------------------
+if want json; then
 G='g"q\x'
 mkdir "$CFS/$G" && mkdir "$CFS/$G/functions/ccid.json"
 "$CCIDCTL" status --json > /tmp/status.json 2>&1
@@ -243,6 +292,8 @@ f = [x for x in j["functions"] if x["function"] == "ccid.json"]
 sys.exit(0 if f and f[0]["gadget"] == sys.argv[1] and type(f[0]["nslots"]) is int else 1)' "$G"
 rmdir "$CFS/$G/functions/ccid.json" "$CFS/$G"
 sed 's/^/#   /' /tmp/status.json | head -20
+
+fi
 
 stop_pcscd
 gadget_down 0
