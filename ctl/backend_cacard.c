@@ -514,7 +514,7 @@ static void cac_check_reload(const struct cfg *cfg, const struct card_env *env,
 			have += cac.readers[j]->soft && same_certs(cac.readers[j], c);
 		if (need > have)
 			diag_add(d, c->line,
-				 "smartcard %u.%u: libcacard makes its emulated cards once per process, and has %zu with the certificates '%s' '%s' '%s' where %zu are needed: restart ccidctl to serve it",
+				 "smartcard %u.%u: libcacard makes its emulated cards once per process, at its start; it made %zu with the certificates '%s' '%s' '%s', and this file needs %zu: restart ccidctl to serve it",
 				 c->controller, c->slot, have, c->cert[0], c->cert[1],
 				 c->cert[2], need);
 	}

@@ -14,6 +14,7 @@
  * they come. When the card goes (CardRemove, ATR again, the connection)
  * nothing is owed any more, as QEMU forgets its pending answers then.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,7 +349,21 @@ static bool wildcard_host(const char *h)
 	       !strcmp(h, "*");
 }
 
-/* Two endpoints that cannot both be bound */
+/* The same address written two ways (127.0.0.1, 127.000.000.001, ::1) */
+static bool same_address(const char *x, const char *y)
+{
+	unsigned char a[16], b[16];
+
+	if (!strcmp(x, y))
+		return true;
+	if (inet_pton(AF_INET, x, a) == 1 && inet_pton(AF_INET, y, b) == 1)
+		return !memcmp(a, b, 4);
+	if (inet_pton(AF_INET6, x, a) == 1 && inet_pton(AF_INET6, y, b) == 1)
+		return !memcmp(a, b, 16);
+	return false;
+}
+
+/* Two endpoints that cannot both be bound (names are not resolved here) */
 static bool same_endpoint(const struct cfg_chardev *a, const struct cfg_chardev *b)
 {
 	if (a->type != b->type || a->mode != CFG_CHR_BIND || b->mode != CFG_CHR_BIND)
@@ -357,7 +372,7 @@ static bool same_endpoint(const struct cfg_chardev *a, const struct cfg_chardev 
 		return a->path && b->path && !strcmp(a->path, b->path);
 	if (!a->service || !b->service || strcmp(a->service, b->service))
 		return false;
-	return !strcmp(a->host, b->host) || wildcard_host(a->host) ||
+	return same_address(a->host, b->host) || wildcard_host(a->host) ||
 	       wildcard_host(b->host);
 }
 

@@ -139,6 +139,11 @@ int main(void)
 		"  <smartcard mode='passthrough' type='tcp'><source mode='bind' host='0.0.0.0' service='2001'/></smartcard>\n"
 		"</devices>\n", &off, "both listen on",
 		"two cards binding one port (127.0.0.1 and 0.0.0.0)");
+	refused("<devices>\n"
+		"  <smartcard mode='passthrough' type='tcp'><source mode='bind' host='::1' service='2001'/></smartcard>\n"
+		"  <smartcard mode='passthrough' type='tcp'><source mode='bind' host='0:0::1' service='2001'/></smartcard>\n"
+		"</devices>\n", &off, "both listen on",
+		"two cards binding one address written two ways (::1, 0:0::1)");
 	accepted("<devices>\n"
 		 "  <smartcard mode='passthrough' type='tcp'><source mode='bind' host='127.0.0.1' service='2001'/></smartcard>\n"
 		 "  <smartcard mode='passthrough' type='tcp'><source mode='connect' host='127.0.0.1' service='2001'/></smartcard>\n"
