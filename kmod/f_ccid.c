@@ -199,6 +199,7 @@ struct f_ccid {
 	wait_queue_head_t idle_wq;	/* unbind waits for both to be 0 */
 
 	struct usb_ep *in_ep, *out_ep, *intr_ep;
+	bool eps_down;			/* a request came back -ESHUTDOWN */
 
 	/* bulk-out */
 	struct usb_request *out_req;
@@ -802,6 +803,12 @@ static void ccid_queue_intr(struct f_ccid *cc)
  * request, time extensions, a slot change on interrupt-in. A completion
  * that the UDC runs from inside one of these calls sets kick_again, and
  * the loop looks once more.
+ *
+ * Nothing is queued once a request came back with -ESHUTDOWN until
+ * set_alt enables the endpoints again: the UDC is taking them down, and
+ * some give back every queued request in a loop before they tell the
+ * function (usbip-vudc's disconnect), so a request queued again from the
+ * completion would come back at once, for ever.
  */
 static void ccid_kick(struct f_ccid *cc)
 {
@@ -813,7 +820,7 @@ static void ccid_kick(struct f_ccid *cc)
 	cc->kicking = true;
 	do {
 		cc->kick_again = false;
-		if (!cc->online || !cc->bound)
+		if (!cc->online || !cc->bound || cc->eps_down)
 			break;
 		ccid_build_te(cc);
 		ccid_queue_in(cc);
@@ -832,6 +839,8 @@ static void ccid_in_done(struct f_ccid *cc, struct usb_request *req)
 	long i = (long)req->context;
 
 	ccid_given_back(cc);
+	if (req->status == -ESHUTDOWN)
+		cc->eps_down = true;
 	if (i < CCID_MAX_SLOTS)
 		ccid_sin_release(cc, i);
 	else
@@ -854,9 +863,11 @@ static void ccid_in_complete(struct usb_ep *ep, struct usb_request *req)
 	spin_unlock_irqrestore(&cc->lock, flags);
 }
 
-static void ccid_intr_done(struct f_ccid *cc)
+static void ccid_intr_done(struct f_ccid *cc, struct usb_request *req)
 {
 	ccid_given_back(cc);
+	if (req->status == -ESHUTDOWN)
+		cc->eps_down = true;
 	cc->intr_busy = false;
 	cc->kick_again = true;
 }
@@ -867,11 +878,11 @@ static void ccid_intr_complete(struct usb_ep *ep, struct usb_request *req)
 	unsigned long flags;
 
 	if (ccid_in_udc_call(cc)) {
-		ccid_intr_done(cc);
+		ccid_intr_done(cc, req);
 		return;
 	}
 	spin_lock_irqsave(&cc->lock, flags);
-	ccid_intr_done(cc);
+	ccid_intr_done(cc, req);
 	ccid_kick(cc);
 	spin_unlock_irqrestore(&cc->lock, flags);
 }
@@ -923,6 +934,8 @@ static void ccid_out_done(struct f_ccid *cc, struct usb_request *req)
 	ccid_given_back(cc);
 	cc->out_queued = false;
 	cc->kick_again = true;
+	if (req->status == -ESHUTDOWN)
+		cc->eps_down = true;
 	if (!cc->online || !cc->bound)
 		return;
 	if (cc->rx_resync) {
@@ -1205,6 +1218,7 @@ static int ccid_set_alt(struct usb_function *f, unsigned int intf,
 	cc->mps = mps;
 	cc->rx_state = CCID_RX_HDR;
 	cc->notify_all = true;
+	cc->eps_down = false;
 	cc->online = true;
 	ccid_evq_push(cc, CCIDG_EV_HOST_CONNECT, 0, 0);
 	ccid_kick(cc);
