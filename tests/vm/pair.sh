@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pair.sh: helpers of the scripts that tests/vm/run-pair runs in its two
+# VMs, on top of lib.sh. Source both:
+#   . "$CCID_REPO/tests/vm/lib.sh"; . "$CCID_REPO/tests/vm/pair.sh"
+# then call pair_setup reader|client first.
+#
+# The VMs share the directory $PAIR (9p tag "ccidpair"): sig/ holds the
+# signals the two scripts give each other, data/ what one makes for the
+# other (certificates, figures), req/ the requests to run-pair on the
+# machine that runs both VMs (see run-pair --help).
+
+PAIR=/run/ccid-pair
+PAIR_ROLE=
+PAIR_PEER=
+pair_nreq=0
+
+# pair_setup reader|client: mount the shared directory, read the ports,
+# bring up the network of the VM (10.0.2.15 on its virtio-net interface;
+# QEMU forwards only what run-pair set up).
+pair_setup() {
+	PAIR_ROLE=$1
+	case "$1" in
+	reader) PAIR_PEER=client ;;
+	client) PAIR_PEER=reader ;;
+	*) bail "pair_setup: reader or client, not '$1'" ;;
+	esac
+	mkdir -p "$PAIR"
+	grep -q " $PAIR 9p " /proc/mounts ||
+		mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ccidpair "$PAIR" ||
+		bail "cannot mount the shared directory (9p tag ccidpair): not run by run-pair?"
+	[ -r "$PAIR/env" ] || bail "no $PAIR/env: not run by run-pair?"
+	. "$PAIR/env"
+	modprobe virtio_net 2>/dev/null
+	_if=
+	for _n in /sys/class/net/*; do
+		[ -e "$_n/device" ] && { _if=${_n##*/}; break; }
+	done
+	[ -n "$_if" ] || bail "no network interface (virtio-net) in the $1 VM"
+	ip addr add "$PAIR_GUEST_IP/24" dev "$_if" || bail "cannot set the address of $_if"
+	ip link set "$_if" up || bail "cannot bring $_if up"
+	PAIR_IF=$_if
+}
+
+# pair_signal NAME [TEXT]: tell the other VM NAME happened (sig/NAME, whose
+# content is TEXT); the rename makes it appear whole.
+pair_signal() {
+	printf '%s\n' "${2:-}" > "$PAIR/sig/$1.tmp" &&
+		mv "$PAIR/sig/$1.tmp" "$PAIR/sig/$1"
+}
+
+# pair_wait NAME SECONDS: wait for the other VM's signal NAME. Fails at
+# once when the other VM's run is over (its script ended or died).
+pair_waited() {
+	[ -e "$PAIR/sig/$1" ] && return 0
+	[ -e "$PAIR/sig/$PAIR_PEER.exited" ] && return 2
+	return 1
+}
+pair_wait() {
+	_pw_end=$(($(uptime_s) + $2))
+	while :; do
+		pair_waited "$1"
+		case $? in
+		0) return 0 ;;
+		2) diag "the $PAIR_PEER VM's run is over; no '$1' will come"; return 1 ;;
+		esac
+		[ "$(uptime_s)" -ge "$_pw_end" ] && { diag "no '$1' from the $PAIR_PEER VM in $2 s"; return 1; }
+		sleep 0.1
+	done
+}
+
+# pair_get NAME: the text of signal NAME
+pair_get() {
+	cat "$PAIR/sig/$1" 2>/dev/null
+}
+
+# pair_host REQUEST: ask run-pair for REQUEST (redir-attach, redir-detach,
+# relay-cut), wait for the answer; its output is printed (and kept in
+# $PAIR_OUT), the status is its own.
+PAIR_OUT=/tmp/pair-host.out
+pair_host() {
+	pair_nreq=$((pair_nreq + 1))
+	_r=$PAIR/req/$PAIR_ROLE-$pair_nreq
+	echo "$1" > "$_r.tmp" && mv "$_r.tmp" "$_r.req" || return 1
+	if ! wait_for 60 test -e "$_r.done"; then
+		echo "run-pair did not answer '$1' in 60 s" > "$PAIR_OUT"
+		return 1
+	fi
+	sed 1d "$_r.done" > "$PAIR_OUT"
+	cat "$PAIR_OUT"
+	_rc=$(head -n 1 "$_r.done")
+	rm -f "$_r.done"
+	return "${_rc:-1}"
+}
+
+# skip_all REASON: the whole file is skipped (before any test line)
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# now_ms: milliseconds of uptime (for the attach-to-listed times)
+now_ms() {
+	read -r _up _ < /proc/uptime
+	_s=${_up%.*}
+	_f=${_up#*.}
+	_f=${_f#0}
+	echo $((_s * 1000 + _f * 10))
+}
+
+# --- checks both paths share ---------------------------------------------
+
+CACATR=3B7A18000073667465206364313434
+TCATR0=3B8180010000
+PAIRPY="/usr/bin/python3 $CCID_REPO/tests/vm/pair_pcsc.py"
+
+# listening PORT: something listens on TCP PORT (any address) here
+listening() {
+	awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp
+}
+
+# reader_nssdb: the NSS database of the CAC card (three certificates) at
+# /etc/pki/nssdb, and cert1 and cert2 in data/ for the client to verify with
+reader_nssdb() {
+	mkdir -p /etc/pki
+	"$CCID_REPO/tests/vm/mknssdb.sh" /etc/pki/nssdb || return 1
+	for _i in 1 2; do
+		certutil -L -d sql:/etc/pki/nssdb -n "cert$_i" -a > "$PAIR/data/cert$_i.pem" || return 1
+	done
+}
+
+# func_dev GADGETDIR FUNCTION: the /dev/ccidgN of a function of a gadget
+func_dev() {
+	_mm=$(cat "$1/functions/$2/dev") || return 1
+	for _d in /dev/ccidg*; do
+		[ -c "$_d" ] || continue
+		if [ "$(stat -c '%t:%T' "$_d")" = "$(printf '%x:%x' "${_mm%%:*}" "${_mm##*:}")" ]; then
+			echo "$_d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# reader_card_changes PREFIX: take the test card out of slot 0 and put it
+# back when the client asks (PREFIX-want-remove, PREFIX-want-insert)
+reader_card_changes() {
+	if pair_wait "$1-want-remove" 600; then
+		check "$1: the test card leaves slot 0 (asked by the client)" tc_ctl remove 0
+		pair_signal "$1-removed"
+	else
+		not_ok "$1: the client asks for the card's removal"
+	fi
+	if pair_wait "$1-want-insert" 300; then
+		check "$1: the test card goes back into slot 0" tc_ctl insert 0
+		pair_signal "$1-inserted"
+	else
+		not_ok "$1: the client asks for the card's insertion"
+	fi
+}
+
+# client_prepare: the client VM has no gadget stack of its own; udevd and
+# pcscd + libccid run, as on any desktop
+client_prepare() {
+	check "usb_f_ccid is not loaded in the client VM" sh -c '! lsmod | grep -q "^usb_f_ccid "'
+	modprobe -r dummy_hcd 2>/dev/null
+	check "no dummy_hcd in the client VM: a reader can only come from the other VM" \
+		sh -c '! lsmod | grep -q "^dummy_hcd " && ! lsusb -d 08e6:4433'
+	check "systemd-udevd starts" start_udevd
+	pcscd_usb_only || bail "pcscd did not start"
+}
+
+# attach_timed NAME COMMAND...: run the attach COMMAND while a pyscard
+# client waits for pcscd to list a reader; one test for the command, one
+# for the reader. The times from the command's start (the command's own
+# run, the device on this VM's USB bus, the reader in pcscd's list) go to
+# data/NAME.times and a diagnostic.
+attach_timed() {
+	_an=$1
+	shift
+	rm -f /tmp/listed.ready
+	$PAIRPY listed /tmp/listed.ready 08e6:4433 90 > /tmp/listed.out 2>&1 &
+	_lp=$!
+	wait_for 60 test -e /tmp/listed.ready || diag "pyscard did not connect to pcscd in 60 s"
+	_t0=$(now_ms)
+	"$@" > /tmp/attach.out 2>&1
+	_arc=$?
+	_t1=$(now_ms)
+	show_log /tmp/attach.out
+	check "$_an: $* (exit $_arc)" test $_arc -eq 0
+	wait $_lp
+	_lrc=$?
+	_lo=$(cat /tmp/listed.out)
+	_bus=$(printf '%s\n' "$_lo" | sed -n 's/.*bus=\([0-9]*\).*/\1/p')
+	_lst=$(printf '%s\n' "$_lo" | sed -n 's/.*listed=\([0-9]*\).*/\1/p')
+	if [ $_lrc -eq 0 ] && [ -n "$_lst" ]; then
+		ok "$_an: pcscd lists the reader $((_lst - _t0)) ms after the attach began"
+		echo "attach_ms=$((_t1 - _t0)) bus_ms=$((${_bus:-$_lst} - _t0)) listed_ms=$((_lst - _t0))" \
+			> "$PAIR/data/$_an.times"
+		diag "$_an: command $((_t1 - _t0)) ms, device on the bus after $((${_bus:-$_lst} - _t0)) ms, listed after $((_lst - _t0)) ms"
+	else
+		not_ok "$_an: pcscd lists the reader ($_lo)"
+	fi
+	check "$_an: the reader (08e6:4433) is on this VM's USB bus" lsusb -d 08e6:4433
+}
+
+# client_cac PREFIX: the CAC card through OpenSC: three certificates, the
+# one read from the card is the NSS database's, a signature with key
+# 0001 verifies with cert1 (openssl) and not with cert2
+client_cac() {
+	_p=$1
+	pcsc_check "$_p: the CAC card is in the reader, with libcacard's ATR" wait '#0' present 30 "$CACATR"
+	_out=$(timeout 180 pkcs15-tool --list-certificates 2>&1)
+	printf '%s\n' "$_out" | sed 's/^/#   /'
+	_n=$(printf '%s\n' "$_out" | grep -c '^X.509 Certificate')
+	check "$_p: pkcs15-tool --list-certificates lists 3 certificates" test "$_n" -eq 3
+	_p11="timeout 180 pkcs11-tool --module $OPENSC_P11"
+	_out=$($_p11 --list-objects --type cert 2>&1)
+	_n=0
+	for _i in 1 2 3; do
+		printf '%s\n' "$_out" | grep -q "subject:.*CN=ccid-gadget test user $_i" && _n=$((_n + 1))
+	done
+	check "$_p: pkcs11-tool --list-objects shows the three subjects" test $_n -eq 3
+	for _i in 1 2; do
+		openssl x509 -in "$PAIR/data/cert$_i.pem" -pubkey -noout > "/tmp/pub$_i.pem"
+	done
+	openssl x509 -in "$PAIR/data/cert1.pem" -outform DER -out /tmp/nss-cert1.der
+	rm -f /tmp/card-cert1.der /tmp/sig1
+	$_p11 --read-object --type cert --id 0001 --output-file /tmp/card-cert1.der > /tmp/p11.out 2>&1
+	check "$_p: certificate 0001 read from the card is cert1 of the reader VM's database" \
+		cmp -s /tmp/card-cert1.der /tmp/nss-cert1.der
+	head -c 1000 /dev/urandom > /tmp/data
+	$_p11 --sign --mechanism SHA256-RSA-PKCS --id 0001 --login --pin 1234 \
+		--input-file /tmp/data --output-file /tmp/sig1 > /tmp/p11.out 2>&1
+	_rc=$?
+	sed 's/^/#   /' /tmp/p11.out
+	check "$_p: pkcs11-tool --sign SHA256-RSA-PKCS with key 0001 (exit $_rc)" \
+		sh -c "[ $_rc -eq 0 ] && [ \$(stat -c %s /tmp/sig1) -eq 256 ]"
+	check "$_p: openssl verifies the signature with cert1" \
+		openssl dgst -sha256 -verify /tmp/pub1.pem -signature /tmp/sig1 /tmp/data
+	check "$_p: the signature does not verify with cert2" \
+		sh -c '! openssl dgst -sha256 -verify /tmp/pub2.pem -signature /tmp/sig1 /tmp/data'
+}
+
+# client_testcard PREFIX: the test card through pcscd: one reader, the
+# card's ATR, APDUs up to a 65,535-byte command and a 65,536-byte
+# response; the card taken out and put back in the reader VM is seen here
+client_testcard() {
+	_p=$1
+	pcsc_py readers 1
+	pcsc_py present 0 "$TCATR0" 30
+	pcsc_py apdus 0
+	pair_signal "$_p-want-remove"
+	if pair_wait "$_p-removed" 120; then
+		pcsc_py absent 0 10
+	else
+		not_ok "$_p: the reader VM removes the card"
+	fi
+	pair_signal "$_p-want-insert"
+	if pair_wait "$_p-inserted" 120; then
+		pcsc_py present 0 "$TCATR0" 10
+	else
+		not_ok "$_p: the reader VM inserts the card"
+	fi
+}
+
+# pair_dump: on failure, the logs that explain it
+pair_dump() {
+	[ "$tap_failed" -eq 0 ] && return 0
+	for _f in /tmp/ccidctl.log /tmp/testcard.log /tmp/usbredirect.log /tmp/usbipd.log; do
+		[ -s "$_f" ] || continue
+		diag "$_f (tail):"
+		tail -n 40 "$_f" | sed 's/^/#   /'
+	done
+	diag "pcscd log (tail):"
+	tail -n 60 /tmp/pcscd.log 2>/dev/null | sed 's/^/#   /'
+	diag "kernel log (tail):"
+	dmesg | tail -n 40 | sed 's/^/#   /'
+}
