@@ -22,6 +22,8 @@ pkgs=(
 	jq				# tests: a second JSON parser
 	# the VM
 	qemu-system-x86 busybox-static iproute2 udev
+	# the reader in a second VM (tests/vm/run-pair): usbredir and USB/IP
+	usbredirect usbip
 	# the USB host side and the peers
 	pcscd libccid pcsc-tools opensc python3 python3-pyscard usbutils
 	softhsm2 vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome

@@ -16,9 +16,10 @@ usage: pair_pcsc.py listed READYFILE VIDPID TIMEOUT
     the first answer. Prints "apdus=N end=MS error=..." (error=none when
     every APDU was answered); exit 0 either way, 1 if no APDU ever was.
 
-       pair_pcsc.py gone TIMEOUT
-    Wait until pcscd lists no reader (or only readers without a card).
-    Prints "gone=MS"; exit 1 on timeout.
+       pair_pcsc.py gone READYFILE TIMEOUT
+    Connect to pcscd, create READYFILE, then wait until pcscd lists no
+    reader (or only readers without a card). Prints "gone=MS"; exit 1 on
+    timeout.
 """
 
 import glob
@@ -114,8 +115,9 @@ def cmd_traffic(start, secs):
     return 0 if n else 1
 
 
-def cmd_gone(timeout):
+def cmd_gone(ready, timeout):
     ctx = context()
+    open(ready, "w").close()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         rdrs = readers(ctx)
@@ -139,8 +141,8 @@ def main(argv):
             return cmd_listed(argv[2], argv[3], float(argv[4]))
         if len(argv) == 4 and argv[1] == "traffic":
             return cmd_traffic(argv[2], float(argv[3]))
-        if len(argv) == 3 and argv[1] == "gone":
-            return cmd_gone(float(argv[2]))
+        if len(argv) == 4 and argv[1] == "gone":
+            return cmd_gone(argv[2], float(argv[3]))
     except RuntimeError as e:
         print("pair_pcsc.py: %s" % e)
         return 1

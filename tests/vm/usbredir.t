@@ -1,0 +1,14 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# two VMs: the reader exported by usbredirect, a QEMU usb-redir device in the other VM; pcscd, OpenSC signing, 64 KiB APDUs, card removal
+cd "$(dirname "$0")/../.." || exit 1
+db=$PWD/build/vm/nssdb-usbredir-$$
+if ! tests/vm/pair-nssdb "$db" > /dev/null 2>&1; then
+	echo "not ok 1 - tests/vm/pair-nssdb: cannot make the NSS database (certutil, libnss3-tools)"
+	echo "1..1"
+	exit 1
+fi
+tests/vm/run-pair --timeout 900 tests/vm/guest/usbredir-reader.sh tests/vm/guest/usbredir-client.sh "$db"
+rc=$?
+rm -rf "$db"
+exit $rc
