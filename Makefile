@@ -70,7 +70,7 @@ MATRIX_KOS := $(patsubst %,$(B)/kmod/%/usb_f_ccid.ko,$(KERNELS))
 SELFTEST_SRCS := tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
 
 .PHONY: all help deps module ccidctl check check-run check-vm unit \
-	tests-build fuzz bench demo vm-shell clean install kver \
+	tests-build fuzz bench bench-remote demo vm-shell clean install kver \
 	kernel-debug modules-matrix FORCE
 
 all: module ccidctl
@@ -80,7 +80,8 @@ help:
 	@echo "make deps       install the Debian packages the project needs"
 	@echo "make check      deps, build, then every test (static, unit, fuzz smoke, VM) under prove"
 	@echo "make demo       boot the VM, bring up the reader with a card, show what the USB host sees"
-	@echo "make bench      figures in the VM beside their floors (BENCH_KERNEL=$(BENCH_KERNEL))"
+	@echo "make bench      figures in the VM beside their floors (BENCH_KERNEL=$(BENCH_KERNEL)), then bench-remote"
+	@echo "make bench-remote  APDUs/s and attach times in a second VM over usbredir and USB/IP"
 	@echo "make fuzz       run the fuzz targets (FUZZ_TIME=$(FUZZ_TIME) seconds each)"
 	@echo "make vm-shell   an interactive shell in the test VM, module loaded"
 	@echo "make check-vm   only the VM tests, on KERNELS=\"$(KERNELS)\" (VM_TESTS=... to pick files)"
@@ -179,6 +180,13 @@ bench: deps
 	@$(MAKE) --no-print-directory tests-build
 	@$(MAKE) --no-print-directory KERNELS=$(BENCH_KERNEL) modules-matrix
 	tests/vm/run-vm --kernel $(BENCH_KERNEL) --timeout 1500 tests/vm/bench.sh
+	tests/vm/bench-remote.sh --kernel $(BENCH_KERNEL)
+
+# The reader in a second VM, over usbredir and USB/IP (tests/vm/run-pair)
+bench-remote: deps
+	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory KERNELS=$(BENCH_KERNEL) modules-matrix
+	tests/vm/bench-remote.sh --kernel $(BENCH_KERNEL)
 
 demo: deps
 	@$(MAKE) --no-print-directory tests-build

@@ -167,7 +167,10 @@ client_prepare() {
 	check "no dummy_hcd in the client VM: a reader can only come from the other VM" \
 		sh -c '! lsmod | grep -q "^dummy_hcd " && ! lsusb -d 08e6:4433'
 	check "systemd-udevd starts" start_udevd
-	pcscd_usb_only || bail "pcscd did not start"
+	# pcscd_usb_only waits 10 s for the socket: not enough on the
+	# sanitizer kernel beside a second VM
+	pcscd_usb_only || wait_for 60 test -S /run/pcscd/pcscd.comm ||
+		bail "pcscd did not start"
 }
 
 # attach_timed NAME COMMAND...: run the attach COMMAND while a pyscard
