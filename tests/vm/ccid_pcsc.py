@@ -32,6 +32,9 @@ import sys
 import threading
 import time
 
+# waits stretch on the sanitizer kernel (tests/vm/lib.sh)
+TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
+
 try:
     from smartcard import scard as S
 except ImportError as e:  # a missing tool is a failure, said clearly
@@ -79,7 +82,7 @@ def list_readers(ctx):
 
 
 def reader(ctx, idx, timeout=20):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TSCALE
     while True:
         rdrs = list_readers(ctx)
         if len(rdrs) > idx:
@@ -109,7 +112,7 @@ def wait_state(ctx, rdr, want, timeout):
     while True:
         if want(st[1], st[2]):
             return time.monotonic() - t0, st
-        left = timeout - (time.monotonic() - t0)
+        left = timeout * TSCALE - (time.monotonic() - t0)
         if left <= 0:
             return None, st
         nst = state(ctx, rdr, int(left * 1000) + 1,

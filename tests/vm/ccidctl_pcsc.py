@@ -26,6 +26,11 @@ Exit status 0 on success, 1 on failure (the reason on stderr).
 import sys
 import time
 
+import os
+
+# waits stretch on the sanitizer kernel (tests/vm/lib.sh)
+TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
+
 try:
     from smartcard import scard as S
 except ImportError as e:
@@ -59,7 +64,7 @@ def list_readers(ctx):
 
 
 def find(ctx, spec, timeout=10):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TSCALE
     while True:
         rdrs = list_readers(ctx)
         if spec.startswith("#"):
@@ -86,7 +91,7 @@ def state(ctx, rdr):
 
 def cmd_count(n, timeout):
     ctx = context()
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TSCALE
     while True:
         rdrs = list_readers(ctx)
         if len(rdrs) == n:
@@ -111,7 +116,7 @@ def cmd_wait(spec, what, timeout, atr=None):
         if what == "absent" and (ev & S.SCARD_STATE_EMPTY):
             print("%s: no card after %.1f s" % (rdr, time.monotonic() - t0))
             return 0
-        if time.monotonic() - t0 > timeout:
+        if time.monotonic() - t0 > timeout * TSCALE:
             print("%s: still %s after %d s (state 0x%x, ATR %s)" %
                   (rdr, "present" if present else "not present", timeout,
                    ev, hexs(got)), file=sys.stderr)

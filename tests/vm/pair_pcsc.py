@@ -27,6 +27,9 @@ import os
 import sys
 import time
 
+# waits stretch on the sanitizer kernel (tests/vm/lib.sh)
+TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
+
 try:
     from smartcard import scard as S
 except ImportError as e:
@@ -70,7 +73,7 @@ def on_bus(vidpid):
 def cmd_listed(ready, vidpid, timeout):
     ctx = context()
     open(ready, "w").close()
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TSCALE
     bus = None
     while time.monotonic() < end:
         if bus is None and on_bus(vidpid):
@@ -118,7 +121,7 @@ def cmd_traffic(start, secs):
 def cmd_gone(ready, timeout):
     ctx = context()
     open(ready, "w").close()
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * TSCALE
     while time.monotonic() < end:
         rdrs = readers(ctx)
         if not rdrs:

@@ -26,10 +26,11 @@ fi
 modprobe vhci-hcd || bail "modprobe vhci-hcd failed"
 client_prepare
 USBIP="timeout 60 usbip --tcp-port $PAIR_USBIP_PORT"
-# "within a few seconds": 5 s, twice that on the sanitizer kernel (about
-# three times slower under TCG)
+# "within a few seconds": 5 s, twice that when either VM runs the
+# sanitizer kernel (about three times slower under TCG)
 GONE_MS=5000
 [ "${CCID_KDEBUG:-0}" = 1 ] && GONE_MS=10000
+[ "${PAIR_READER_KDEBUG:-0}" = 1 ] && GONE_MS=10000
 
 # vhci_port: the vhci-hcd port the reader is attached to
 vhci_port() {
