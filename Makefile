@@ -71,7 +71,8 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 # kernel runs about three times slower. 6.1 runs every file. 6.12 runs the
 # module's own files and the two remote paths. The sanitizer kernel runs
 # those, the runner's self-test, fault injection and pcsc-timing; the
-# ccidctl files (userspace, the same on every kernel) run on 6.1. FULL=1 runs every file on every kernel.
+# ccidctl files (userspace, the same on every kernel) run on 6.1.
+# FULL=1 runs every file on every kernel.
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
 	usbip usbredir
 VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle chaining \
