@@ -202,6 +202,7 @@ bench: deps
 	@$(MAKE) --no-print-directory tests-build
 	@$(MAKE) --no-print-directory KERNELS=$(BENCH_KERNEL) modules-matrix
 	tests/vm/run-vm --kernel $(BENCH_KERNEL) --timeout 1500 tests/vm/bench.sh
+	tests/vm/run-vm --kernel $(BENCH_KERNEL) --timeout 900 tests/vm/guest/bench-ctl.sh
 	tests/vm/bench-remote.sh --kernel $(BENCH_KERNEL)
 
 # The reader in a second VM, over usbredir and USB/IP (tests/vm/run-pair)
