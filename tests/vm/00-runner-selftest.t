@@ -35,14 +35,14 @@ for m in good warn leak lockorder; do
 	fi
 done
 
-out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_good.ko" \
+out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_good.ko" \
 	"$here/guest/runner-ok.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 echo "$out" | grep -q 'runner-selftest: guest ran'
 t $(( rc != 0 || $? != 0 )) "a module that behaves: the run passes and the output streams back"
 
-out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_warn.ko" \
+out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_warn.ko" \
 	"$here/guest/runner-plain.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
@@ -51,7 +51,7 @@ echo "$out" | grep -q 'ccid_selftest_warn: deliberate warning'
 t $? "the failure names the warning from the guest kernel log"
 
 # runner-ok.sh expects the good module; load it and exit 3
-out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_good.ko" \
+out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_good.ko" \
 	"$here/guest/runner-ok.sh" 3 2>&1)
 rc=$?
 t $(( rc != 3 )) "the script's exit status comes back (3, got $rc)"
@@ -68,14 +68,14 @@ if [ "$K_DEBUG" != 1 ]; then
 	exit 0
 fi
 
-out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_leak.ko" \
+out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_leak.ko" \
 	"$here/guest/runner-leak.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 echo "$out" | grep -q 'unreferenced object'
 t $(( rc == 0 || $? != 0 )) "a module that leaks: kmemleak's report fails the run (exit $rc)"
 
-out=$("$here/run-vm" --no-module --timeout 120 --insmod "$st/ccid_selftest_lockorder.ko" \
+out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_lockorder.ko" \
 	"$here/guest/runner-plain.sh" 2>&1)
 rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
