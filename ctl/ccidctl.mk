@@ -28,7 +28,7 @@ CTL_SRCS := $(sort $(CTL_CORE_SRCS) \
 		   $(filter-out $(CTL_MAIN),$(wildcard ctl/*.c)))
 
 # libcacard only if a card backend that needs it is present
-CTL_PKGS := libxml-2.0 glib-2.0 gnutls \
+CTL_PKGS := libxml-2.0 glib-2.0 gnutls libsystemd \
 	    $(if $(shell grep -l 'libcacard.h' $(wildcard ctl/*.c) 2>/dev/null),libcacard)
 
 CTL_SCHEMA_DIR := $(CURDIR)/docs/schemas

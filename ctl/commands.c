@@ -219,7 +219,8 @@ static void usage_apply(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -u, --udc UDC       use the gadget bound to UDC, or create one (a\n"
-		"                      ccid.N function per controller) and bind it\n"
+		"                      ccid.N function per controller) and bind it;\n"
+		"                      'auto': the only UDC in /sys/class/udc\n"
 		"      --vid HEX       idVendor of a created gadget (default 08e6)\n"
 		"      --pid HEX       idProduct of a created gadget (default 4433)\n"
 		COMMON_HELP
@@ -257,6 +258,7 @@ int cmd_apply(int argc, char **argv)
 		.ready_fd = -1,
 		.control = DAEMON_DEFAULT_CONTROL,
 	};
+	char udc[64];
 	struct cfg *cfg;
 	long v;
 	int c, r;
@@ -322,6 +324,11 @@ int cmd_apply(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.file = argv[optind];
+	if (o.udc) {
+		if (gadget_resolve_udc(o.udc, udc, sizeof(udc)))
+			return EXIT_INVALID;
+		o.udc = udc;
+	}
 	cfg = load(o.file, o.schema, &o.env, false);
 	if (!cfg) {
 		xmlcfg_cleanup();
@@ -396,7 +403,8 @@ static void usage_gadget(FILE *f)
 		"up: create the gadget ccidctl-UDC in configfs with a ccid.N function\n"
 		"per controller of FILE (slots sized from FILE), bind it to UDC and\n"
 		"leave it; cards are then served by 'ccidctl apply FILE'.\n"
-		"down: unbind and remove the gadget ccidctl-UDC that 'up' created.\n");
+		"down: unbind and remove the gadget ccidctl-UDC that 'up' created.\n"
+		"UDC 'auto' is the only one in /sys/class/udc.\n");
 }
 
 int cmd_gadget(int argc, char **argv)
@@ -412,6 +420,7 @@ int cmd_gadget(int argc, char **argv)
 	struct gadget g;
 	const char *udc = NULL, *verb;
 	unsigned int vid = 0, pid = 0;
+	char udcbuf[64];
 	struct cfg *cfg;
 	size_t i;
 	int c;
@@ -442,6 +451,9 @@ int cmd_gadget(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	verb = argv[optind++];
+	if (gadget_resolve_udc(udc, udcbuf, sizeof(udcbuf)))
+		return 1;
+	udc = udcbuf;
 	if (!strcmp(verb, "down")) {
 		if (optind != argc) {
 			usage_gadget(stderr);

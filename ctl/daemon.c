@@ -29,6 +29,7 @@
 
 #include <glib.h>
 #include <glib-unix.h>
+#include <systemd/sd-daemon.h>
 
 #include "card.h"
 #include "ccidg.h"
@@ -411,6 +412,9 @@ static void start_done(struct daemon *dm)
 		for (unsigned int s = 0; s < CCIDG_MAX_SLOTS; s++)
 			n += dm->readers[i].slot[s] != NULL;
 	dlog("serving %zu card(s) on %zu reader(s)", n, dm->nrd);
+	/* systemd's Type=notify: ready once the cards are in (no-op elsewhere) */
+	sd_notifyf(0, "READY=1\nSTATUS=serving %zu card(s) on %zu reader(s)",
+		   n, dm->nrd);
 	if (dm->o->ready_fd >= 0) {
 		if (write(dm->o->ready_fd, "ready\n", 6) < 0)
 			perror("ccidctl: ready fd");
@@ -418,8 +422,24 @@ static void start_done(struct daemon *dm)
 	}
 }
 
+static int reload_file(struct daemon *dm, GString *report);
+
 /* Reload o->file. 0 if applied; -1 if it changed nothing (why in report) */
 static int reload(struct daemon *dm, GString *report)
+{
+	int rc;
+
+	if (!dm->serving) {
+		say(report, "reload: not yet: ccidctl is still starting");
+		return -1;
+	}
+	sd_notify(0, "RELOADING=1");
+	rc = reload_file(dm, report);
+	sd_notify(0, "READY=1");
+	return rc;
+}
+
+static int reload_file(struct daemon *dm, GString *report)
 {
 	struct cfg *cfg = NULL;
 	unsigned int started;
@@ -427,10 +447,6 @@ static int reload(struct daemon *dm, GString *report)
 	char *msgs;
 	int rc = -1, failed;
 
-	if (!dm->serving) {
-		say(report, "reload: not yet: ccidctl is still starting");
-		return -1;
-	}
 	say(report, "reload: reading %s", dm->o->file);
 	diag_init(&d, dm->o->file);
 	if (plan_load(dm->o->file, dm->o->schema, &dm->o->env, &cfg, &d) == 0 &&
@@ -473,6 +489,7 @@ static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	dlog("signal %u, stopping", si.ssi_signo);
+	sd_notify(0, "STOPPING=1");
 	g_main_loop_quit(dm->loop);
 	return G_SOURCE_CONTINUE;
 }

@@ -20,6 +20,41 @@ const char *gadget_configfs(void)
 	return p && *p ? p : GADGET_DEFAULT_CONFIGFS;
 }
 
+int gadget_resolve_udc(const char *name, char *out, size_t n)
+{
+	const char *dir = getenv("CCIDCTL_UDC_CLASS");
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (strcmp(name, "auto")) {
+		snprintf(out, n, "%s", name);
+		return 0;
+	}
+	if (!dir || !*dir)
+		dir = "/sys/class/udc";
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "ccidctl: --udc auto: %s: %s (no USB device controller driver loaded?)\n",
+			dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (found++)
+			break;
+		snprintf(out, n, "%s", de->d_name);
+	}
+	closedir(d);
+	if (found == 1)
+		return 0;
+	fprintf(stderr, "ccidctl: --udc auto: %s in %s; name one with --udc\n",
+		found ? "more than one USB device controller" :
+			"no USB device controller", dir);
+	return -1;
+}
+
 static int write_attr(const char *dir, const char *attr, const char *val)
 {
 	char path[512];

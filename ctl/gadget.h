@@ -60,6 +60,12 @@ int gadget_func_dev(const char *fdir, char *dev, size_t n);
  */
 int gadget_load(struct gadget *g, const char *udc);
 
+/*
+ * The UDC that --udc @name means: @name itself, or for "auto" the only
+ * one in /sys/class/udc ($CCIDCTL_UDC_CLASS). 0, or -1 with a message.
+ */
+int gadget_resolve_udc(const char *name, char *out, size_t n);
+
 /* Read a configfs attribute into buf (trailing newline removed). 0/-errno */
 int gadget_read_attr(const char *dir, const char *attr, char *buf, size_t n);
 
