@@ -594,7 +594,7 @@ static int parse_devices(const xmlNode *devs, struct cfg *cfg, struct diag *d)
 static int extract(xmlDocPtr doc, struct cfg *cfg, struct diag *d)
 {
 	const xmlNode *root = xmlDocGetRootElement(doc);
-	const xmlNode *k, *devs = NULL;
+	const xmlNode *k, *devs = NULL, *meta = NULL;
 
 	if (!root) {
 		diag_add(d, 0, "the document has no root element");
@@ -610,6 +610,26 @@ static int extract(xmlDocPtr doc, struct cfg *cfg, struct diag *d)
 			 (const char *)root->name);
 		return -1;
 	}
+	/* cards in <metadata><ccid:devices> are ccidctl's, <devices> QEMU's */
+	for (k = root->children; k; k = k->next) {
+		const xmlNode *m;
+
+		if (!is_el(k, "metadata"))
+			continue;
+		for (m = k->children; m; m = m->next) {
+			if (!is_ccid_el(m, "devices"))
+				continue;
+			if (meta) {
+				diag_add(d, line_of(m),
+					 "<metadata> has one <ccid:devices>; another one starts at line %lu",
+					 line_of(meta));
+				return -1;
+			}
+			meta = m;
+		}
+	}
+	if (meta)
+		return parse_devices(meta, cfg, d);
 	for (k = root->children; k; k = k->next) {
 		if (!is_el(k, "devices"))
 			continue;
@@ -755,7 +775,11 @@ int xmlcfg_load_file(const char *path, const struct xmlcfg_opts *opts,
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* "-": standard input (virsh dumpxml NAME | ccidctl validate -) */
+	if (strcmp(path, "-") == 0)
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		diag_add(d, 0, "cannot open: %s", strerror(errno));
 		return -1;

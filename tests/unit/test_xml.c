@@ -957,6 +957,57 @@ static void test_schema_sources(void)
 	result_free(&r);
 }
 
+static void test_metadata(void)
+{
+	struct result r;
+	const struct cfg_card *c;
+
+	r = load_buf("<domain type='kvm'>\n"
+		     "  <metadata>\n"
+		     "    <app:x xmlns:app='http://example.org/app'><y/></app:x>\n"
+		     "    <ccid:devices xmlns:ccid='" CCIDCTL_XMLNS "'>\n"
+		     "      <controller type='ccid' index='1' ccid:slots='3'/>\n"
+		     "      <smartcard mode='host'>\n"
+		     "        <address type='ccid' controller='1' slot='2'/>\n"
+		     "      </smartcard>\n"
+		     "    </ccid:devices>\n"
+		     "  </metadata>\n"
+		     "  <devices><smartcard mode='host'/></devices>\n"
+		     "</domain>\n");
+	c = card_at(r.cfg, 1, 2);
+	ok(r.rc == 0 && r.cfg->ncards == 1 && c && c->line == 6 &&
+	   r.cfg->nctrls == 1 && r.cfg->ctrls[0].nslots == 3,
+	   "a domain's <metadata><ccid:devices> gives the cards; those of <devices> (QEMU's) are left out");
+	result_free(&r);
+
+	r = load_buf("<domain><metadata><app:x xmlns:app='http://example.org/app'/></metadata>\n"
+		     "<devices><smartcard mode='host'/></devices></domain>\n");
+	ok(r.rc == 0 && r.cfg->ncards == 1 && card_at(r.cfg, 0, 0),
+	   "without <ccid:devices> in <metadata> the cards of <devices> count, as before");
+	result_free(&r);
+
+	r = load_buf("<domain><metadata>\n"
+		     "<ccid:devices xmlns:ccid='" CCIDCTL_XMLNS "'>\n"
+		     "<smartcard mode='bogus'/></ccid:devices></metadata></domain>\n");
+	ok(r.rc == -1 && r.errs && strstr(r.errs, "schema"),
+	   "a smartcard in <metadata> is validated against the schema too");
+	result_free(&r);
+
+	r = load_buf("<domain><metadata>\n"
+		     "<ccid:devices xmlns:ccid='" CCIDCTL_XMLNS "'/>\n"
+		     "<ccid:devices xmlns:ccid='" CCIDCTL_XMLNS "'/>\n"
+		     "</metadata></domain>\n");
+	ok(r.rc == -1 && r.errs && strstr(r.errs, "one <ccid:devices>"),
+	   "a second <ccid:devices> is refused");
+	result_free(&r);
+
+	r = load_buf("<domain><metadata>\n"
+		     "<ccid:other xmlns:ccid='" CCIDCTL_XMLNS "'/>\n"
+		     "</metadata></domain>\n");
+	ok(r.rc == -1, "an unknown ccid: element in <metadata> does not match the schema");
+	result_free(&r);
+}
+
 int main(void)
 {
 	const char *s = getenv("CCID_SHARED_DIR");
@@ -975,6 +1026,7 @@ int main(void)
 	test_errors();
 	test_hostile();
 	test_schema_sources();
+	test_metadata();
 
 	xmlcfg_cleanup();
 	return tap_done();
