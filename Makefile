@@ -19,6 +19,26 @@ export CCID_KVER := $(KVER)
 
 B := build
 CC ?= cc
+
+# The source version (ctl/version.sh: CCID_VERSION=, git describe, or
+# debian/changelog), and where `make install` puts things. PREFIX, DESTDIR
+# and each directory below can be overridden; the module goes to
+# $(DESTDIR)/lib/modules/KVER/updates (INSTALL_MOD_PATH=$(DESTDIR)).
+VERSION := $(shell ctl/version.sh)
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+INCLUDEDIR ?= $(PREFIX)/include
+SCHEMADIR ?= $(DATADIR)/ccid-gadget
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+LIBVIRTHOOKDIR ?= /etc/libvirt/hooks/qemu.d
+CONFDIR ?= /etc/ccid-gadget
+DKMSSRCDIR ?= /usr/src/ccid-gadget-$(VERSION)
+export CTL_SCHEMA_INSTALL_DIR := $(SCHEMADIR)
 CLANG ?= clang
 PROVE ?= prove
 PKG_CONFIG ?= pkg-config
@@ -93,6 +113,7 @@ SELFTEST_SRCS := tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
 
 .PHONY: all help deps module ccidctl check check-run check-vm unit \
 	tests-build fuzz bench bench-remote demo vm-shell clean install kver \
+	install-module install-ctl install-dkms \
 	kernel-debug modules-matrix FORCE
 
 all: module ccidctl
@@ -109,7 +130,8 @@ help:
 	@echo "make check-vm   only the VM tests, on KERNELS=\"$(KERNELS)\" (VM_TESTS=... to pick files)"
 	@echo "make kernel-debug  build (once, cached) the 7.3 sanitizer kernel"
 	@echo "make modules-matrix  usb_f_ccid.ko for every kernel of KERNELS, in build/kmod/"
-	@echo "make install    install the module and ccidctl on this machine"
+	@echo "make install    install the module and ccidctl (PREFIX=$(PREFIX), DESTDIR=)"
+	@echo "make install-dkms  the module's source and dkms.conf in $(DKMSSRCDIR)"
 	@echo "KDIR=...        kernel build directory (now: $(KDIR))"
 
 kver:
@@ -126,8 +148,16 @@ usb_f_ccid.ko: $(KMOD_SRCS)
 
 ccidctl: $(CCIDCTL)
 
-$(CCIDCTL): $(CTL_SRCS) $(CTL_MAIN) $(wildcard ctl/*.h) uapi/linux/usb/g_ccid.h
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CTL_CFLAGS) -Iuapi $(CTL_SRCS) $(CTL_MAIN) -o $@ $(CTL_LIBS)
+# What is compiled into ccidctl besides its sources: rebuilt when it changes
+$(B)/ccidctl.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION) $(SCHEMADIR) $(CTL_TREE_DIR)' | cmp -s - $@ || \
+		echo '$(VERSION) $(SCHEMADIR) $(CTL_TREE_DIR)' > $@
+
+$(CCIDCTL): $(CTL_SRCS) $(CTL_MAIN) $(wildcard ctl/*.h) uapi/linux/usb/g_ccid.h $(B)/ccidctl.stamp
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(CPPFLAGS) $(CTL_CFLAGS) -Iuapi \
+		-DCCIDCTL_VERSION='"$(VERSION)"' $(CTL_SRCS) $(CTL_MAIN) -o $@ \
+		$(LDFLAGS) $(CTL_LIBS)
 
 $(B)/tests $(B)/fuzz:
 	mkdir -p $@
@@ -220,12 +250,41 @@ demo: deps
 vm-shell: all
 	tests/vm/run-vm --shell
 
-install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(KVER)
-	install -D -m 0755 $(CCIDCTL) $(DESTDIR)/usr/local/sbin/ccidctl
-	install -D -m 0644 docs/ccidctl.8 $(DESTDIR)/usr/local/share/man/man8/ccidctl.8
-	install -D -m 0644 uapi/linux/usb/g_ccid.h $(DESTDIR)/usr/local/include/linux/usb/g_ccid.h
+# make install: the module for KDIR's kernel and everything of ccidctl.
+# install-dkms instead puts the module's source where DKMS builds it for
+# every kernel (then: dkms install ccid-gadget/$(VERSION)).
+install: install-module install-ctl
+
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
+	else echo "install: DESTDIR set: run depmod -a $(KVER) where the module lands"; fi
+
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g'
+
+install-ctl: ccidctl
+	install -D -m 0755 $(CCIDCTL) $(DESTDIR)$(SBINDIR)/ccidctl
+	install -D -m 0644 docs/ccidctl.8 $(DESTDIR)$(MANDIR)/man8/ccidctl.8
+	install -D -m 0644 docs/schemas/ccidctl.rng $(DESTDIR)$(SCHEMADIR)/ccidctl.rng
+	install -D -m 0644 uapi/linux/usb/g_ccid.h $(DESTDIR)$(INCLUDEDIR)/linux/usb/g_ccid.h
+	install -D -m 0644 pkg/60-ccid-gadget.rules $(DESTDIR)$(UDEVRULESDIR)/60-ccid-gadget.rules
+	install -D -m 0644 pkg/ccid-gadget.sysusers $(DESTDIR)$(SYSUSERSDIR)/ccid-gadget.conf
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(SUBST) pkg/ccidctl@.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/ccidctl@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ccidctl@.service
+	install -d -m 0755 $(DESTDIR)$(LIBVIRTHOOKDIR)
+	$(SUBST) pkg/libvirt-hook.in > $(DESTDIR)$(LIBVIRTHOOKDIR)/ccid-gadget
+	chmod 0755 $(DESTDIR)$(LIBVIRTHOOKDIR)/ccid-gadget
+	install -D -m 0644 pkg/ccidctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/ccidctl
+	install -d -m 0755 $(DESTDIR)$(CONFDIR)
+
+install-dkms:
+	install -d -m 0755 $(DESTDIR)$(DKMSSRCDIR)/kmod $(DESTDIR)$(DKMSSRCDIR)/uapi/linux/usb
+	install -m 0644 Kbuild $(DESTDIR)$(DKMSSRCDIR)/
+	install -m 0644 kmod/*.c kmod/*.h $(DESTDIR)$(DKMSSRCDIR)/kmod/
+	install -m 0644 uapi/linux/usb/g_ccid.h $(DESTDIR)$(DKMSSRCDIR)/uapi/linux/usb/
+	sed 's|#MODULE_VERSION#|$(VERSION)|' pkg/dkms.conf > $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1

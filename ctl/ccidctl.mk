@@ -13,10 +13,13 @@
 #   CTL_LIBS       libraries for all of them
 #   CTL_UNIT_TESTS the unit tests of this part, tests/unit/test_*.c names
 #
-# The schema docs/schemas/ccidctl.rng is read at run time from
-# CCIDCTL_SCHEMA_DIR (this tree) and also built into the program by
-# ctl/schema_embed.c (.incbin), so whatever links schema_embed.c must be
-# rebuilt when the schema changes: see the dependency lines at the end.
+# The schema docs/schemas/ccidctl.rng is built into the program by
+# ctl/schema_embed.c (.incbin, from CCIDCTL_SCHEMA_SRC), so whatever links
+# schema_embed.c must be rebuilt when the schema changes: see the
+# dependency lines at the end. At run time a program under this tree
+# (CCIDCTL_TREE_DIR) reads the tree's copy; an installed one reads
+# CCIDCTL_SCHEMA_DIR, where `make install` and the package put it
+# (CTL_SCHEMA_INSTALL_DIR, set by the top-level Makefile).
 
 PKG_CONFIG ?= pkg-config
 
@@ -31,9 +34,13 @@ CTL_SRCS := $(sort $(CTL_CORE_SRCS) \
 CTL_PKGS := libxml-2.0 glib-2.0 gnutls libsystemd \
 	    $(if $(shell grep -l 'libcacard.h' $(wildcard ctl/*.c) 2>/dev/null),libcacard)
 
-CTL_SCHEMA_DIR := $(CURDIR)/docs/schemas
+CTL_SCHEMA_SRC := $(CURDIR)/docs/schemas
+CTL_SCHEMA_INSTALL_DIR ?= /usr/local/share/ccid-gadget
+CTL_TREE_DIR ?= $(CURDIR)
 CTL_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(CTL_PKGS)) -Ictl -Iuapi \
-	      -DCCIDCTL_SCHEMA_DIR='"$(CTL_SCHEMA_DIR)"'
+	      -DCCIDCTL_SCHEMA_SRC='"$(CTL_SCHEMA_SRC)"' \
+	      -DCCIDCTL_SCHEMA_DIR='"$(CTL_SCHEMA_INSTALL_DIR)"' \
+	      -DCCIDCTL_TREE_DIR='"$(CTL_TREE_DIR)"'
 CTL_LIBS := $(shell $(PKG_CONFIG) --libs $(CTL_PKGS)) -lpthread
 
 CTL_UNIT_TESTS := xml codec wire passthrough plan json

@@ -8,11 +8,13 @@
  * Exit status: 0 success, 1 the configuration is invalid or unreadable,
  * 2 usage error.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "xml.h"
 
 #ifndef CCIDCTL_VERSION
 #define CCIDCTL_VERSION "0.1"
@@ -63,7 +65,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("ccidctl %s\n", CCIDCTL_VERSION);
+		char buf[PATH_MAX];
+		const char *schema = getenv("CCIDCTL_SCHEMA");
+
+		if (!schema || !*schema)
+			schema = xmlcfg_default_schema(buf, sizeof(buf));
+		printf("ccidctl %s\nschema: %s\n", CCIDCTL_VERSION,
+		       schema ? schema : "built-in");
 		return 0;
 	}
 	/* getopt names the program by argv[0]: "ccidctl validate: ..." */

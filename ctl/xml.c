@@ -20,8 +20,16 @@
 
 #include "xml.h"
 
+/* Where `make install` and the package put the schema */
 #ifndef CCIDCTL_SCHEMA_DIR
-#define CCIDCTL_SCHEMA_DIR "docs/schemas"
+#define CCIDCTL_SCHEMA_DIR "/usr/share/ccid-gadget"
+#endif
+/* The source tree a program was built in ("": none) and its schema */
+#ifndef CCIDCTL_TREE_DIR
+#define CCIDCTL_TREE_DIR ""
+#endif
+#ifndef CCIDCTL_SCHEMA_SRC
+#define CCIDCTL_SCHEMA_SRC "docs/schemas"
 #endif
 #define SCHEMA_FILE	"ccidctl.rng"
 
@@ -154,6 +162,34 @@ static void on_entity_decl(void *ctx, const xmlChar *name, int type,
 /* ------------------------------------------------------------------ */
 /* Schema */
 
+/*
+ * A program that runs from the tree it was built in (ctl/ccidctl, the unit
+ * tests) reads the tree's schema, the one it was built with; an installed
+ * copy of the same binary reads the installed schema, even where the tree
+ * is still around.
+ */
+static bool running_from_tree(void)
+{
+	size_t n = strlen(CCIDCTL_TREE_DIR);
+	char exe[PATH_MAX];
+	ssize_t len;
+
+	if (!n)
+		return false;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return false;
+	exe[len] = '\0';
+	return strncmp(exe, CCIDCTL_TREE_DIR, n) == 0 && exe[n] == '/';
+}
+
+const char *xmlcfg_default_schema(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%s", running_from_tree() ?
+		 CCIDCTL_SCHEMA_SRC : CCIDCTL_SCHEMA_DIR, SCHEMA_FILE);
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 static int schema_load(const struct xmlcfg_opts *opts, struct load_state *st)
 {
 	const char *path = opts ? opts->schema : NULL;
@@ -168,12 +204,8 @@ static int schema_load(const struct xmlcfg_opts *opts, struct load_state *st)
 		path = getenv("CCIDCTL_SCHEMA");
 	if (path && !*path)
 		path = NULL;
-	if (!path && !builtin) {
-		snprintf(buf, sizeof(buf), "%s/%s", CCIDCTL_SCHEMA_DIR,
-			 SCHEMA_FILE);
-		if (access(buf, R_OK) == 0)
-			path = buf;
-	}
+	if (!path && !builtin)
+		path = xmlcfg_default_schema(buf, sizeof(buf));
 	key = path ? path : "built-in";
 	if (schema && schema_key && strcmp(schema_key, key) == 0)
 		return 0;

@@ -35,9 +35,10 @@
 
 struct xmlcfg_opts {
 	/*
-	 * Schema file. NULL: $CCIDCTL_SCHEMA if set, else
-	 * CCIDCTL_SCHEMA_DIR/ccidctl.rng if readable, else the copy built
-	 * into the program.
+	 * Schema file. NULL: $CCIDCTL_SCHEMA if set, else the tree's
+	 * docs/schemas/ccidctl.rng for a program run from its build tree,
+	 * CCIDCTL_SCHEMA_DIR/ccidctl.rng (the installed one) for any other,
+	 * if readable, else the copy built into the program.
 	 */
 	const char *schema;
 	bool builtin_schema;	/* use the built-in copy, ignore the above */
@@ -62,6 +63,12 @@ int xmlcfg_load_buffer(const char *buf, size_t len, const char *name,
 
 /* Where the schema used by the last load came from (a path or "built-in"). */
 const char *xmlcfg_schema_origin(void);
+
+/*
+ * The schema file a load without opts->schema and $CCIDCTL_SCHEMA reads,
+ * in @buf; NULL if that file is not readable (the built-in copy is used).
+ */
+const char *xmlcfg_default_schema(char *buf, size_t n);
 
 /* Free the cached schema (for leak checkers). */
 void xmlcfg_cleanup(void);
