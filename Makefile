@@ -20,11 +20,15 @@ export CCID_KVER := $(KVER)
 B := build
 CC ?= cc
 
-# The source version (ctl/version.sh: CCID_VERSION=, git describe, or
-# debian/changelog), and where `make install` puts things. PREFIX, DESTDIR
+# The source version (CCID_VERSION=, else ctl/version.sh: git describe,
+# or debian/changelog), and where `make install` puts things. PREFIX, DESTDIR
 # and each directory below can be overridden; the module goes to
 # $(DESTDIR)/lib/modules/KVER/updates (INSTALL_MOD_PATH=$(DESTDIR)).
+ifeq ($(CCID_VERSION),)
 VERSION := $(shell ctl/version.sh)
+else
+VERSION := $(CCID_VERSION)
+endif
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 DATADIR ?= $(PREFIX)/share
@@ -113,7 +117,7 @@ SELFTEST_SRCS := tests/vm/selftest/Kbuild $(wildcard tests/vm/selftest/*.c)
 
 .PHONY: all help deps module ccidctl check check-run check-vm unit \
 	tests-build fuzz bench bench-remote demo vm-shell clean install kver \
-	install-module install-ctl install-dkms \
+	install-module install-ctl install-dkms deb \
 	kernel-debug modules-matrix FORCE
 
 all: module ccidctl
@@ -132,6 +136,7 @@ help:
 	@echo "make modules-matrix  usb_f_ccid.ko for every kernel of KERNELS, in build/kmod/"
 	@echo "make install    install the module and ccidctl (PREFIX=$(PREFIX), DESTDIR=)"
 	@echo "make install-dkms  the module's source and dkms.conf in $(DKMSSRCDIR)"
+	@echo "make deb        the Debian packages ccid-gadget-dkms and ccidctl, lintian, in $(B)/deb"
 	@echo "KDIR=...        kernel build directory (now: $(KDIR))"
 
 kver:
@@ -285,6 +290,14 @@ install-dkms:
 	install -m 0644 kmod/*.c kmod/*.h $(DESTDIR)$(DKMSSRCDIR)/kmod/
 	install -m 0644 uapi/linux/usb/g_ccid.h $(DESTDIR)$(DKMSSRCDIR)/uapi/linux/usb/
 	sed 's|#MODULE_VERSION#|$(VERSION)|' pkg/dkms.conf > $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+
+# The Debian packages (debian/), in $(B)/deb: ccid-gadget-dkms and ccidctl
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	git ls-files -z | xargs -0 cp --parents -t $(B)/deb/src
+	cd $(B)/deb/src && dpkg-buildpackage -b -us -uc -rfakeroot
+	lintian --fail-on error $(B)/deb/*.changes
+	@ls $(B)/deb/*.deb
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1

@@ -19,6 +19,9 @@ pkgs=(
 	libxml2-dev libxml2-utils libcacard-dev libnss3-dev libnss3-tools
 	libpcsclite-dev libusb-1.0-0-dev
 	libglib2.0-dev libgnutls28-dev	# ccidctl: main loop, TLS
+	libsystemd-dev			# ccidctl: sd_notify (Type=notify)
+	# make deb: Debian's packaging tools; DKMS for the packages' VM test
+	debhelper dh-dkms dkms lintian fakeroot
 	jq				# tests: a second JSON parser
 	# the VM
 	qemu-system-x86 busybox-static iproute2 udev
