@@ -118,6 +118,8 @@ show_log /tmp/gadget.txt
 check "ccidctl gadget up --udc auto (as root): exit 0 ($rc)" test "$rc" -eq 0
 udevadm settle -t 10 >/dev/null 2>&1
 dev=$(awk '{ print $NF }' /tmp/gadget.txt | head -n 1)
+# udev may apply the rule a moment after settle has returned (seen on 6.12)
+wait_for 10 sh -c "[ \"\$(stat -c '%U:%G %a' $dev)\" = 'root:ccid 660' ]"
 perm=$(stat -c '%U:%G %a' "$dev" 2>/dev/null)
 check "$dev is root:ccid 0660 (${perm:-missing})" test "$perm" = "root:ccid 660"
 useradd -M -N -g nogroup outsider 2>/dev/null
