@@ -102,17 +102,22 @@ gadget_down() {
 	[ ! -d "$g" ]
 }
 
-# ccid_dev NAME: the /dev/ccidgN of function instance NAME
-ccid_dev() {
-	mm=$(cat "$CFS/g_$1/functions/ccid.$1/dev") || return 1
-	for d in /dev/ccidg*; do
-		[ -c "$d" ] || continue
-		if [ "$(stat -c '%t:%T' "$d")" = "$(printf '%x:%x' "${mm%%:*}" "${mm##*:}")" ]; then
-			echo "$d"
+# func_dev GADGETDIR FUNCTION: the /dev/ccidgN of a function of a gadget
+func_dev() {
+	_mm=$(cat "$1/functions/$2/dev") || return 1
+	for _d in /dev/ccidg*; do
+		[ -c "$_d" ] || continue
+		if [ "$(stat -c '%t:%T' "$_d")" = "$(printf '%x:%x' "${_mm%%:*}" "${_mm##*:}")" ]; then
+			echo "$_d"
 			return 0
 		fi
 	done
 	return 1
+}
+
+# ccid_dev NAME: the /dev/ccidgN of function instance NAME
+ccid_dev() {
+	func_dev "$CFS/g_$1" "ccid.$1"
 }
 
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds. Time is read

@@ -129,19 +129,6 @@ reader_nssdb() {
 	cp -r "$1" /etc/pki/nssdb
 }
 
-# func_dev GADGETDIR FUNCTION: the /dev/ccidgN of a function of a gadget
-func_dev() {
-	_mm=$(cat "$1/functions/$2/dev") || return 1
-	for _d in /dev/ccidg*; do
-		[ -c "$_d" ] || continue
-		if [ "$(stat -c '%t:%T' "$_d")" = "$(printf '%x:%x' "${_mm%%:*}" "${_mm##*:}")" ]; then
-			echo "$_d"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # reader_card_changes PREFIX: take the test card out of slot 0 and put it
 # back when the client asks (PREFIX-want-remove, PREFIX-want-insert)
 reader_card_changes() {
