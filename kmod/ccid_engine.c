@@ -1103,6 +1103,17 @@ u32 ccid_build_notify_all(struct ccid_engine *e, u8 *out, u32 out_size)
 	return ccid_notify(e, out, out_size, true);
 }
 
+void ccid_notify_again(struct ccid_engine *e, const u8 *msg, u32 len)
+{
+	u32 i;
+
+	if (!msg || len < 2 || msg[0] != CCID_RDR_NOTIFY_SLOT_CHANGE)
+		return;
+	for (i = 0; i < e->cfg.nslots && 1 + i / 4 < len; i++)
+		if (msg[1 + i / 4] & (0x02 << (2 * (i % 4))))
+			e->slot[i].changed = 1;
+}
+
 int ccid_class_abort(struct ccid_engine *e, u16 wvalue, u8 *out,
 		     u32 out_size, struct ccid_result *res)
 {

@@ -391,6 +391,11 @@ int ccid_card_remove(struct ccid_engine *e, u32 slot, u8 *out, u32 out_size,
 u32 ccid_build_notify(struct ccid_engine *e, u8 *out, u32 out_size);
 /* The same, for every slot, whether it changed or not (after connect) */
 u32 ccid_build_notify_all(struct ccid_engine *e, u8 *out, u32 out_size);
+/*
+ * ccid_notify_again() - a NotifySlotChange built but never delivered: mark
+ * its slots changed again, so the next message reports them.
+ */
+void ccid_notify_again(struct ccid_engine *e, const u8 *msg, u32 len);
 
 /*
  * Class request ABORT, wValue = bSeq << 8 | bSlot. A command pending on

@@ -84,6 +84,21 @@
 #define CCID_TE_MULT		1
 /* After a failed usb_ep_queue(), try again this much later */
 #define CCID_RETRY_DELAY	msecs_to_jiffies(20)
+/*
+ * NotifySlotChange pacing, for libccid before 1.7.0: its multi-slot
+ * polling thread clears its "completed" flag only after submitting the
+ * interrupt transfer, so a transfer that completes at once (a message
+ * already waiting in the function) can be reaped by another thread first;
+ * the flag is then lost and the thread waits for ever, and the reader
+ * reports no card change again. So a message is queued only when the
+ * host's transfer is likely waiting already: once the host has sent a
+ * bulk-out message since it connected, CCID_NOTIFY_HOLD after that and
+ * after the previous message was taken. One that no host takes within
+ * CCID_NOTIFY_STALE (its driver is closed) is taken back, and offered
+ * again after the next bulk-out message.
+ */
+#define CCID_NOTIFY_HOLD	msecs_to_jiffies(50)
+#define CCID_NOTIFY_STALE	(2 * HZ)
 
 #define CCID_NOTIFY_BUF		8	/* interrupt-in wMaxPacketSize */
 /* A bulk-out transfer is a whole number of packets: it may end up to a
@@ -231,6 +246,10 @@ struct f_ccid {
 	bool intr_busy;			/* queued or waiting to be */
 	bool intr_ready;		/* built, not queued yet */
 	bool notify_all;		/* report every slot on connect */
+	bool intr_dequeuing;		/* taken back, not given back yet */
+	bool host_seen;			/* a bulk-out message since connect */
+	unsigned long intr_hold_until;	/* see CCID_NOTIFY_HOLD */
+	unsigned long intr_queued_at;
 
 	/* time extensions and retries */
 	struct timer_list timer;
@@ -768,10 +787,30 @@ static void ccid_build_te(struct f_ccid *cc)
 static void ccid_queue_intr(struct f_ccid *cc)
 {
 	struct usb_request *req = cc->intr_req;
+	unsigned long now = jiffies;
 	u32 len;
 	int ret;
 
+	if (cc->intr_busy && !cc->intr_ready) {
+		/* in the UDC: wait for a host to take it, or take it back */
+		if (time_before(now, cc->intr_queued_at + CCID_NOTIFY_STALE)) {
+			timer_reduce(&cc->timer,
+				     cc->intr_queued_at + CCID_NOTIFY_STALE);
+		} else if (!cc->intr_dequeuing) {
+			cc->intr_dequeuing = true;
+			ccid_udc_begin(cc);
+			usb_ep_dequeue(cc->intr_ep, req);
+			ccid_udc_end(cc);
+		}
+		return;
+	}
 	if (!cc->intr_busy) {
+		if (!cc->host_seen)
+			return;
+		if (time_before(now, cc->intr_hold_until)) {
+			timer_reduce(&cc->timer, cc->intr_hold_until);
+			return;
+		}
 		if (cc->notify_all)
 			len = ccid_build_notify_all(&cc->eng, req->buf,
 						    CCID_NOTIFY_BUF);
@@ -788,11 +827,15 @@ static void ccid_queue_intr(struct f_ccid *cc)
 	if (!cc->intr_ready)
 		return;
 	cc->intr_ready = false;
+	cc->intr_queued_at = now;
 	ret = ccid_queue(cc, cc->intr_ep, req);
 	if (ret) {
 		cc->intr_ready = true;	/* the same message, later */
 		ccid_queue_failed(cc, cc->intr_ep, ret);
+		return;
 	}
+	if (cc->intr_busy)	/* not given back inside ccid_queue() */
+		timer_reduce(&cc->timer, now + CCID_NOTIFY_STALE);
 }
 
 /**
@@ -869,6 +912,14 @@ static void ccid_intr_done(struct f_ccid *cc, struct usb_request *req)
 	if (req->status == -ESHUTDOWN)
 		cc->eps_down = true;
 	cc->intr_busy = false;
+	cc->intr_dequeuing = false;
+	if (!req->status) {
+		cc->intr_hold_until = jiffies + CCID_NOTIFY_HOLD;
+	} else if (req->status == -ECONNRESET && cc->online) {
+		/* taken back: nobody polls; again after host traffic */
+		ccid_notify_again(&cc->eng, req->buf, req->length);
+		cc->host_seen = false;
+	}
 	cc->kick_again = true;
 }
 
@@ -946,6 +997,11 @@ static void ccid_out_done(struct f_ccid *cc, struct usb_request *req)
 	}
 	switch (req->status) {
 	case 0:
+		if (req->actual && !cc->host_seen) {
+			/* its driver is up: the interrupt transfer follows */
+			cc->host_seen = true;
+			cc->intr_hold_until = jiffies + CCID_NOTIFY_HOLD;
+		}
 		ccid_rx(cc, min(req->actual, cc->rx_req_len));
 		break;
 	case -ECONNABORTED:
@@ -1218,6 +1274,8 @@ static int ccid_set_alt(struct usb_function *f, unsigned int intf,
 	cc->mps = mps;
 	cc->rx_state = CCID_RX_HDR;
 	cc->notify_all = true;
+	cc->host_seen = false;
+	cc->intr_dequeuing = false;
 	cc->eps_down = false;
 	cc->online = true;
 	ccid_evq_push(cc, CCIDG_EV_HOST_CONNECT, 0, 0);

@@ -1050,7 +1050,7 @@ static void test_abort(void)
 
 static void test_notify(void)
 {
-	u8 n[CCID_NOTIFY_MAX_LEN + 4];
+	u8 n[CCID_NOTIFY_MAX_LEN + 4], n2[CCID_NOTIFY_MAX_LEN + 4];
 	u32 len, i, aid;
 	u64 cnt;
 
@@ -1086,6 +1086,18 @@ static void test_notify(void)
 	ccid_card_remove(E, 1, out, out_size, &len, &aid);
 	len = ccid_build_notify(E, n, sizeof(n));
 	ok(len == 5 && n[1] == 0x49, "insert+remove: changed, absent");
+	/* a message the host never took: its slots are reported again */
+	memcpy(n2, n, len);
+	ccid_notify_again(E, n, len);
+	is_u(ccid_build_notify(E, n, sizeof(n)), 5,
+	     "taken back: the next notify has it again");
+	ok(!memcmp(n, n2, 5), "... the same message: slot 1 changed, no other");
+	ccid_notify_again(E, n, 1);
+	ccid_notify_again(E, NULL, 5);
+	n[0] = 0x81;
+	ccid_notify_again(E, n, 5);
+	is_u(ccid_build_notify(E, n, sizeof(n)), 0,
+	     "a short, absent or foreign message marks nothing");
 
 	setup(1, 1, 0);
 	ccid_card_insert(E, 0, atr_t0, sizeof(atr_t0));
