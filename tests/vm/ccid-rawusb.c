@@ -784,7 +784,7 @@ static int fifo_cmd(const char *fifo, const char *cmd)
 	return n == (ssize_t)strlen(cmd) ? 0 : -1;
 }
 
-static int run_test(const char *fifo)
+static int run_test(const char *fifo, bool fresh)
 {
 	uint8_t buf[256], atr[33], want[33];
 	int n, r, atr_len, wl, text;
@@ -795,9 +795,10 @@ static int run_test(const char *fifo)
 	 * Nothing waits on the interrupt endpoint for a host driver that has
 	 * not said anything yet: libccid before 1.7.0 loses a message that
 	 * is already there when its multi-slot polling thread submits, and
-	 * then never sees a card change again.
+	 * then never sees a card change again. (-F: only when nobody used
+	 * the reader since it was connected.)
 	 */
-	if (ep_int) {
+	if (ep_int && fresh) {
 		int done = 0;
 
 		r = libusb_interrupt_transfer(dh, ep_int, ibuf, 64, &done, 300);
@@ -1404,7 +1405,7 @@ static void bench_loop(const uint32_t *sizes, int nsizes, double secs)
 static void usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s test     [-d VID:PID] [-A ATRHEX] [-c FIFO] [-v]\n"
+		"usage: %s test     [-d VID:PID] [-A ATRHEX] [-c FIFO] [-F] [-v]\n"
 		"       %s bench    [-d VID:PID] [-t SECS] [-s SIZE,...]\n"
 		"       %s loopback [-d VID:PID] [-t SECS] [-s SIZE,...]\n"
 		"       %s xfr      [-d VID:PID] [-S SLOT] APDUHEX|-\n"
@@ -1418,6 +1419,8 @@ static void usage(int status)
 		"  -w SECS     wait this long for the device (default 10)\n"
 		"  -A ATRHEX   ATR the test card gives every slot (test mode)\n"
 		"  -c FIFO     ccid-testcard control FIFO: also test hot-plug\n"
+		"  -F          test: the reader is fresh (nobody used it since it was\n"
+		"              connected): no NotifySlotChange may be waiting\n"
 		"  -t SECS     bench: seconds per size; fuzz: duration (default 5)\n"
 		"  -s SIZES    bench sizes in bytes (default 10,261,65544)\n"
 		"  -x SEED     fuzz: random seed (default 1)\n",
@@ -1428,6 +1431,7 @@ static void usage(int status)
 int main(int argc, char **argv)
 {
 	const char *mode, *dev = NULL, *fifo = NULL, *sizes_s = NULL;
+	bool fresh = false;
 	unsigned int vid, pid;
 	uint32_t sizes[16];
 	int nsizes = 0, opt, wait_s = 10, r, slot = 0, count = 100;
@@ -1440,7 +1444,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "-h") || !strcmp(mode, "--help"))
 		usage(0);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "d:i:n:w:A:c:t:s:S:x:v")) != -1) {
+	while ((opt = getopt(argc, argv, "d:i:n:w:A:c:t:s:S:x:vF")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'i': want_if_index = atoi(optarg); break;
@@ -1458,6 +1462,7 @@ int main(int argc, char **argv)
 		case 'S': slot = atoi(optarg); break;
 		case 'x': seed = strtoull(optarg, NULL, 0); break;
 		case 'v': verbose++; break;
+		case 'F': fresh = true; break;
 		default: usage(2);
 		}
 	}
@@ -1485,7 +1490,7 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "test")) {
 		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
-		r = run_test(fifo);
+		r = run_test(fifo, fresh);
 	} else if (!strcmp(mode, "abortsync")) {
 		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
 		r = run_abortsync();

@@ -27,7 +27,7 @@ DEV=$(ccid_dev t) || bail "no /dev/ccidg for the function"
 run_tap "ccid-testcard -T" "$TESTCARD" -d "$DEV" -T
 testcard_start "$DEV" -v || { show_log "$TC_LOG"; bail "ccid-testcard did not start"; }
 
-run_tap "ccid-rawusb test" "$RAWUSB" test -c "$TC_CTL"
+run_tap "ccid-rawusb test" "$RAWUSB" test -F -c "$TC_CTL"
 # random messages: a fixed seed by default, so a failure can be replayed
 run_tap "ccid-rawusb fuzz" "$RAWUSB" fuzz -t "${CCID_FUZZ_SECS:-30}" -x "${CCID_FUZZ_SEED:-1}"
 
