@@ -384,13 +384,5 @@ gadget_multi_down() {
 
 # multi_dev NAME INST: the /dev/ccidgN of instance INST of gadget NAME
 multi_dev() {
-	_mm=$(cat "$CFS/g_$1/functions/ccid.$2/dev") || return 1
-	for _d in /dev/ccidg*; do
-		[ -c "$_d" ] || continue
-		if [ "$(stat -c '%t:%T' "$_d")" = "$(printf '%x:%x' "${_mm%%:*}" "${_mm##*:}")" ]; then
-			echo "$_d"
-			return 0
-		fi
-	done
-	return 1
+	func_dev "$CFS/g_$1" "ccid.$2"
 }
