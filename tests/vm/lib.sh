@@ -339,10 +339,38 @@ strip_colors() {
 }
 
 # stop_udevd: stop a udevd that start_udevd started (leave none behind)
+UDEV_RE='[s]ystemd-udevd|[(]udev-worker[)]'
 stop_udevd() {
 	[ -S /run/udev/control ] || return 0
 	udevadm control --exit >/dev/null 2>&1
-	wait_for 10 sh -c '! pgrep -x systemd-udevd'
+	wait_for 10 sh -c "! pgrep -f '$UDEV_RE'" && return 0
+	# udevd waits for its workers' events before it exits: say what they
+	# wait for, then end them. What SIGKILL does not end is stuck in the
+	# kernel, and that fails the check.
+	diag "udevd did not exit when asked; its processes and kernel stacks:"
+	udev_procs
+	[ -e /run/udev/queue ] && diag "  its event queue is not empty"
+	kill -KILL $(udev_pids) 2>/dev/null
+	wait_for 5 sh -c "! pgrep -f '$UDEV_RE'" && { diag "  SIGKILL ended them"; return 0; }
+	diag "  still there after SIGKILL:"
+	udev_procs
+	return 1
+}
+
+# udev_pids: udevd, its workers and what they run
+udev_pids() {
+	for _p in $(pgrep -f "$UDEV_RE"); do
+		echo "$_p"
+		pgrep -P "$_p"
+	done | sort -un
+}
+
+# udev_procs: the same, with their kernel stacks, as diagnostics
+udev_procs() {
+	for _p in $(udev_pids); do
+		diag "  $(ps -o pid=,ppid=,stat=,etime=,wchan:32=,args= -p "$_p")"
+		sed 's/^/#     /' "/proc/$_p/stack" 2>/dev/null
+	done
 }
 
 # gadget_multi NAME INST:NSLOTS...: one gadget (08E6:4433) with several ccid
