@@ -20,10 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <glib.h>
 
 #include "backend.h"
+#include "loop.h"
 #include "tls.h"
 #include "transport.h"
 #include "wire.h"
@@ -34,33 +38,94 @@ struct pt_card {
 	struct wire wire;
 	uint32_t live;		/* the command the provider owes, 0: none */
 	unsigned int stale;	/* answers due for aborted commands */
-	guint deadline;		/* --apdu-timeout for the live command */
+	gint64 due;		/* the live command's deadline (coarse ms), 0: none */
+	int tfd;		/* timerfd for the deadlines, -1: none */
+	guint tfd_watch;
+	bool timer_on;
 	bool up;
 };
 
 /* ------------------------------------------------------------------ */
 /*
- * The answer deadline. A timeout source per command costs an allocation;
- * re-arming one source with g_source_set_ready_time() would wake the loop
- * through its eventfd every time (see loop.h).
+ * The answer deadline, kept off the APDU path. Any GLib timeout source
+ * makes every loop iteration read the clock twice, and a source per
+ * command adds an allocation and a third read: under QEMU's TCG, where
+ * the guest's clock is a system call, that was a third of ccidctl's
+ * system calls per APDU. So each card has a timerfd that is armed once
+ * and left alone: a command only notes its deadline on the coarse clock
+ * (read from the vDSO, without a system call), and when the timer fires
+ * it fails the live command if that command is overdue, and otherwise
+ * sets itself for the live command's deadline or stays off.
  */
 
-static gboolean on_deadline(gpointer data);
+static gint64 coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (gint64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The timer goes off in ms (at least 1) milliseconds */
+static void timer_set(struct pt_card *pc, gint64 ms)
+{
+	struct itimerspec its = { 0 };
+
+	if (ms < 1)
+		ms = 1;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	if (timerfd_settime(pc->tfd, 0, &its, NULL) == 0)
+		pc->timer_on = true;
+	else
+		card_log(pc->card, "timerfd_settime: %s: no --apdu-timeout",
+			 strerror(errno));
+}
 
 static void deadline_off(struct pt_card *pc)
 {
-	if (pc->deadline)
-		g_source_remove(pc->deadline);
-	pc->deadline = 0;
+	pc->due = 0;
 }
 
 static void deadline_arm(struct pt_card *pc)
 {
 	int ms = pc->card->env->apdu_timeout_ms;
 
-	deadline_off(pc);
-	if (ms > 0)
-		pc->deadline = g_timeout_add((guint)ms, on_deadline, pc);
+	pc->due = 0;
+	if (ms <= 0 || pc->tfd < 0)
+		return;
+	pc->due = coarse_ms() + ms;
+	/* a timer already set fires no later than this deadline */
+	if (!pc->timer_on)
+		timer_set(pc, ms);
+}
+
+static void conn_gone(struct pt_card *pc);
+
+static gboolean on_timer(gint fd, GIOCondition cond, gpointer data)
+{
+	struct pt_card *pc = data;
+	uint64_t n;
+	gint64 left;
+
+	(void)cond;
+	if (read(fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
+		return G_SOURCE_CONTINUE;
+	pc->timer_on = false;
+	if (!pc->live || !pc->due)
+		return G_SOURCE_CONTINUE;
+	left = pc->due - coarse_ms();
+	if (left > 0) {
+		timer_set(pc, left);
+		return G_SOURCE_CONTINUE;
+	}
+	/* a provider that stops mid-answer must not hang the host */
+	card_log(pc->card, "provider did not answer an APDU within %d s",
+		 pc->card->env->apdu_timeout_ms / 1000);
+	pc->due = 0;
+	transport_drop(pc->tr, "no answer");
+	conn_gone(pc);
+	return G_SOURCE_CONTINUE;
 }
 
 /* Nothing is owed any more: fail the live command, forget the rest. */
@@ -80,21 +145,6 @@ static void conn_gone(struct pt_card *pc)
 	pc->up = false;
 	forget_owed(pc, CARD_ERR_ICC_MUTE);
 	card_eject(pc->card);
-}
-
-static gboolean on_deadline(gpointer data)
-{
-	struct pt_card *pc = data;
-
-	pc->deadline = 0;
-	if (!pc->live)
-		return G_SOURCE_REMOVE;
-	/* a provider that stops mid-answer must not hang the host */
-	card_log(pc->card, "provider did not answer an APDU within %d s",
-		 pc->card->env->apdu_timeout_ms / 1000);
-	transport_drop(pc->tr, "no answer");
-	conn_gone(pc);
-	return G_SOURCE_REMOVE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -261,6 +311,11 @@ static int pt_start(struct card *c)
 		return -1;
 	c->priv = pc;
 	pc->card = c;
+	pc->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (pc->tfd < 0)
+		card_log(c, "timerfd_create: %s: no --apdu-timeout", strerror(errno));
+	else
+		pc->tfd_watch = loop_watch_fd(pc->tfd, G_IO_IN, on_timer, pc);
 	if (wire_init(&pc->wire, c->conf.wire, &wire_host, pc)) {
 		card_log(c, "out of memory");
 		return -1;
@@ -286,7 +341,10 @@ static void pt_stop(struct card *c)
 		return;
 	transport_free(pc->tr);
 	wire_free(&pc->wire);
-	deadline_off(pc);
+	if (pc->tfd_watch)
+		g_source_remove(pc->tfd_watch);
+	if (pc->tfd >= 0)
+		close(pc->tfd);
 	free(pc);
 	c->priv = NULL;
 }

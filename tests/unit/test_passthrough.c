@@ -142,6 +142,29 @@ static void run_ms(int ms)
 	run_until(NULL, 0, ms);
 }
 
+/*
+ * How long the default main context would sleep in poll() now, in ms
+ * (-1: until a descriptor is ready, no timer), by one iteration that
+ * does not poll.
+ */
+static int loop_timeout(void)
+{
+	GMainContext *ctx = g_main_context_default();
+	GPollFD fds[64];
+	gint prio, timeout = -2, n;
+
+	if (!g_main_context_acquire(ctx))
+		return -2;
+	g_main_context_prepare(ctx, &prio);
+	n = g_main_context_query(ctx, prio, &timeout, fds, G_N_ELEMENTS(fds));
+	if (n > (gint)G_N_ELEMENTS(fds))
+		n = G_N_ELEMENTS(fds);
+	if (g_main_context_check(ctx, prio, fds, n))
+		g_main_context_dispatch(ctx);
+	g_main_context_release(ctx);
+	return timeout;
+}
+
 /* ------------------------------------------------------------------ */
 /* cards */
 
@@ -346,6 +369,10 @@ static void test_error_fails_at_once(void)
 	ok(run_until(&r.inserts, 1, 2000), "its card is inserted");
 	card_host_apdu(c, 7, select_apdu, sizeof(select_apdu));
 	ok(prov_wait(&p, VSC_APDU, NULL, 2000) == 1, "the provider gets the APDU");
+	t0 = loop_timeout();
+	ok(t0 == -1,
+	   "while the APDU is pending the loop has no timer to keep (poll timeout %lld ms): the deadline costs no clock reads",
+	   (long long)t0);
 	t0 = g_get_monotonic_time();
 	prov_send(&p, VSC_ERROR, "\0\0\0\x01", 4);
 	run_until(&r.fails, 1, 5000);
@@ -469,6 +496,54 @@ static void test_apdu_timeout_and_abort(void)
 	ok(run_until(&r.fails, 1, 4000) && r.fail_id == 33 && r.removes == 1,
 	   "a provider silent past --apdu-timeout (1 s): the APDU fails, the card goes");
 	ok(prov_closed(&p, 1000), "... and its connection is closed");
+	prov_close(&p, false);
+	card_free(c);
+	env.apdu_timeout_ms = CARD_DEFAULT_APDU_TIMEOUT_MS;
+}
+
+/*
+ * The deadline timer is set by the first command and not moved by the
+ * next ones: when it fires for an answered command while a later one is
+ * pending, it must wait for that one's own deadline.
+ */
+static void test_deadline_later_command(void)
+{
+	struct rec r;
+	struct prov p;
+	struct card *c;
+	int port = free_port();
+	char svc[16];
+	gint64 t0;
+
+	snprintf(svc, sizeof(svc), "%d", port);
+	env.apdu_timeout_ms = 1000;
+	c = pt_card(&r, CFG_CHR_TCP, CFG_CHR_BIND, "127.0.0.1", svc, NULL, false, false);
+	run_until(&r.started, 1, 2000);
+	prov_connect(&p, port, 2000);
+	prov_hello(&p);
+	run_until(&r.inserts, 1, 2000);
+	card_host_apdu(c, 41, select_apdu, sizeof(select_apdu));
+	prov_wait(&p, VSC_APDU, NULL, 2000);
+	prov_send(&p, VSC_APDU, "\x90\x00", 2);
+	run_until(&r.replies, 1, 2000);
+	run_ms(600);
+	card_host_apdu(c, 42, select_apdu, sizeof(select_apdu));
+	prov_wait(&p, VSC_APDU, NULL, 2000);
+	/* the first command's deadline passes meanwhile */
+	run_ms(700);
+	ok(r.fails == 0 && r.removes == 0 && !prov_closed(&p, 10),
+	   "deadline: a command sent 0.6 s after an answered one is not failed at the first one's deadline");
+	prov_send(&p, VSC_APDU, "\x90\x00", 2);
+	ok(run_until(&r.replies, 2, 2000) && r.reply_id == 42,
+	   "... and its answer, 0.7 s late, is taken");
+	card_host_apdu(c, 43, select_apdu, sizeof(select_apdu));
+	t0 = g_get_monotonic_time();
+	prov_wait(&p, VSC_APDU, NULL, 2000);
+	run_until(&r.fails, 1, 3000);
+	t0 = r.fails ? r.fail_at - t0 : -1;
+	ok(r.fails == 1 && r.fail_id == 43 && t0 >= 950000 && t0 < 2000000,
+	   "... a silent one after it fails at its own deadline (%lld ms)",
+	   (long long)t0 / 1000);
 	prov_close(&p, false);
 	card_free(c);
 	env.apdu_timeout_ms = CARD_DEFAULT_APDU_TIMEOUT_MS;
@@ -1172,6 +1247,7 @@ int main(void)
 	test_send_failure();
 	test_oversize_answer();
 	test_apdu_timeout_and_abort();
+	test_deadline_later_command();
 	test_silent_peer();
 	test_every_address();
 	test_connect_start();
