@@ -72,7 +72,7 @@ UNIT_BINS := $(patsubst %,$(B)/tests/test_%,$(UNIT_NAMES))
 
 # Programs the VM tests run on the USB host side or as the card
 VM_PROGS := $(B)/tests/ccid-testcard $(B)/tests/ccid-rawusb $(B)/tests/vscard-provider \
-	    $(B)/tests/ccid-fault
+	    $(B)/tests/ccid-fault $(B)/tests/pt-floor
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c with FUZZ_SRCS_NAME
 FUZZ_SRCS_engine := kmod/ccid_engine.c
@@ -176,6 +176,9 @@ $(B)/tests/ccid-testcard: tests/vm/ccid-testcard.c uapi/linux/usb/g_ccid.h | $(B
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@ -lpthread
 
 $(B)/tests/ccid-fault: tests/vm/ccid-fault.c uapi/linux/usb/g_ccid.h | $(B)/tests
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@
+
+$(B)/tests/pt-floor: tests/vm/pt-floor.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@
 
 $(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/tests
