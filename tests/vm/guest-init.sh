@@ -25,18 +25,16 @@ job=$(sed -n 's/.*ccid\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
 export CCID_REPO CCID_BUILD CCID_KVER CCID_KERNEL CCID_KDEBUG CCID_VM_JOBS CCID_KO
 
 mount -t tmpfs -o mode=0755 tmpfs /run
-# A fresh /tmp for the tests. A repository that lives under /tmp (a CI
-# clone, say) stays visible at its path.
+# A fresh /tmp for the tests. The host's /tmp stays visible at
+# /run/ccid-hosttmp, and a repository that lives there (a CI clone, say)
+# at its own path too.
+mkdir -p /run/ccid-hosttmp
+mount --bind /tmp /run/ccid-hosttmp
+mount -t tmpfs -o mode=1777 tmpfs /tmp
 case "$CCID_REPO" in
 /tmp/*)
-	mkdir -p /run/ccid-hosttmp
-	mount --bind /tmp /run/ccid-hosttmp
-	mount -t tmpfs -o mode=1777 tmpfs /tmp
 	mkdir -p "$CCID_REPO"
 	mount --bind "/run/ccid-hosttmp/${CCID_REPO#/tmp/}" "$CCID_REPO"
-	;;
-*)
-	mount -t tmpfs -o mode=1777 tmpfs /tmp
 	;;
 esac
 mkdir -p /dev/pts /dev/shm /run/lock
@@ -52,10 +50,13 @@ out=/dev/ttyS1
 [ "$CCID_SHELL" = 1 ] && out=/dev/ttyS0
 
 # The modules of a kernel that is not installed in /lib/modules (the
-# sanitizer kernel lives in its build cache)
+# sanitizer kernel lives in its build cache, which CCID_KCACHE may put
+# under the host's /tmp)
 if [ "${CCID_MODROOT:-/}" != / ] && [ ! -e "/lib/modules/$CCID_KVER" ]; then
+	mr=$CCID_MODROOT
+	case "$mr" in /tmp/*) mr=/run/ccid-hosttmp/${mr#/tmp/} ;; esac
 	mkdir -p /lib/modules
-	ln -s "$CCID_MODROOT/lib/modules/$CCID_KVER" "/lib/modules/$CCID_KVER"
+	ln -s "$mr/lib/modules/$CCID_KVER" "/lib/modules/$CCID_KVER"
 fi
 
 KMEMLEAK=/sys/kernel/debug/kmemleak
