@@ -463,22 +463,34 @@ static void test_oversize_answer(void)
 	card_free(c);
 }
 
+/*
+ * A card bound on a free tcp port of 127.0.0.1, a provider connected to
+ * it, its card inserted
+ */
+static struct card *tcp_card_up(struct rec *r, struct prov *p)
+{
+	int port = free_port();
+	char svc[16];
+	struct card *c;
+
+	snprintf(svc, sizeof(svc), "%d", port);
+	c = pt_card(r, CFG_CHR_TCP, CFG_CHR_BIND, "127.0.0.1", svc, NULL, false, false);
+	run_until(&r->started, 1, 2000);
+	prov_connect(p, port, 2000);
+	prov_hello(p);
+	run_until(&r->inserts, 1, 2000);
+	return c;
+}
+
 static void test_apdu_timeout_and_abort(void)
 {
 	struct rec r;
 	struct prov p;
 	struct card *c;
-	int port = free_port();
-	char svc[16];
 	size_t len;
 
-	snprintf(svc, sizeof(svc), "%d", port);
 	env.apdu_timeout_ms = 1000;
-	c = pt_card(&r, CFG_CHR_TCP, CFG_CHR_BIND, "127.0.0.1", svc, NULL, false, false);
-	run_until(&r.started, 1, 2000);
-	prov_connect(&p, port, 2000);
-	prov_hello(&p);
-	run_until(&r.inserts, 1, 2000);
+	c = tcp_card_up(&r, &p);
 	/* an aborted APDU's late answer goes nowhere */
 	card_host_apdu(c, 31, select_apdu, sizeof(select_apdu));
 	prov_wait(&p, VSC_APDU, &len, 2000);
@@ -511,17 +523,10 @@ static void test_deadline_later_command(void)
 	struct rec r;
 	struct prov p;
 	struct card *c;
-	int port = free_port();
-	char svc[16];
 	gint64 t0;
 
-	snprintf(svc, sizeof(svc), "%d", port);
 	env.apdu_timeout_ms = 1000;
-	c = pt_card(&r, CFG_CHR_TCP, CFG_CHR_BIND, "127.0.0.1", svc, NULL, false, false);
-	run_until(&r.started, 1, 2000);
-	prov_connect(&p, port, 2000);
-	prov_hello(&p);
-	run_until(&r.inserts, 1, 2000);
+	c = tcp_card_up(&r, &p);
 	card_host_apdu(c, 41, select_apdu, sizeof(select_apdu));
 	prov_wait(&p, VSC_APDU, NULL, 2000);
 	prov_send(&p, VSC_APDU, "\x90\x00", 2);

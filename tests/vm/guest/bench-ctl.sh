@@ -78,15 +78,22 @@ c_tc=$(ticks "$TC_PID")
 c_ctl=$(ticks "$CCIDCTL_PID")
 c_p1=$(ticks "$P1")
 c_p2=$(ticks "$P2")
-for i in $(seq 1 "$ROUNDS"); do
-	"$BENCH" "$SECS" "$APDU" ') 00 00' ') 01 00' ') 02 00' > /tmp/bench.one 2>&1 ||
-		{ cat /tmp/bench.one; fail "run $i did not work"; }
-	sed 's/^/bench-ctl: /' /tmp/bench.one | tee -a /tmp/bench.all
-	for p in 0:floor 1:unix 2:tcp; do
-		sed -n "s/^pcsc-bench reader=${p%%:*} .* rate=\\([0-9.]*\\) .*/\\1/p" /tmp/bench.one \
-			>> "/tmp/bench-${p#*:}"
+# rounds PREFIX R:NAME...: ROUNDS runs over readers 0-2, each reader R's
+# rate appended to /tmp/bench-NAME, the output to /tmp/bench.all
+rounds() {
+	_pre=$1
+	shift
+	for i in $(seq 1 "$ROUNDS"); do
+		"$BENCH" "$SECS" "$APDU" ') 00 00' ') 01 00' ') 02 00' > /tmp/bench.one 2>&1 ||
+			{ cat /tmp/bench.one; fail "${_pre}run $i did not work"; }
+		sed "s/^/bench-ctl: $_pre/" /tmp/bench.one | tee -a /tmp/bench.all
+		for p in "$@"; do
+			sed -n "s/^pcsc-bench reader=${p%%:*} .* rate=\([0-9.]*\) .*/\1/p" /tmp/bench.one \
+				>> "/tmp/bench-${p#*:}"
+		done
 	done
-done
+}
+rounds "" 0:floor 1:unix 2:tcp
 
 # CPU per APDU of each program (ccidctl's shared by its two paths)
 cpu_tc=$(( $(ticks "$TC_PID") - c_tc ))
@@ -111,15 +118,7 @@ for r in 1 2; do
 	/usr/bin/python3 "$CCID_REPO/tests/vm/ccidctl_pcsc.py" wait ") 0$r 00" present 20 >/dev/null ||
 		{ cat /tmp/floor.log; fail "pt-floor's card in reader $r is not seen"; }
 done
-for i in $(seq 1 "$ROUNDS"); do
-	"$BENCH" "$SECS" "$APDU" ') 00 00' ') 01 00' ') 02 00' > /tmp/bench.one 2>&1 ||
-		{ cat /tmp/bench.one; fail "relay run $i did not work"; }
-	sed 's/^/bench-ctl: relays: /' /tmp/bench.one | tee -a /tmp/bench.all
-	for p in 0:floor2 1:relay 2:relaypoll; do
-		sed -n "s/^pcsc-bench reader=${p%%:*} .* rate=\([0-9.]*\) .*/\1/p" /tmp/bench.one \
-			>> "/tmp/bench-${p#*:}"
-	done
-done
+rounds "relays: " 0:floor2 1:relay 2:relaypoll
 
 apdus() { sed -n "s/^bench-ctl: pcsc-bench reader=$1 apdus=\([0-9]*\) .*/\1/p" /tmp/bench.all | paste -sd+ | bc; }
 n_tc=$(apdus 0)
