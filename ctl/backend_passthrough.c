@@ -320,6 +320,7 @@ static int pt_start(struct card *c)
 		card_log(c, "out of memory");
 		return -1;
 	}
+	pc->wire.debug = c->env->verbose;
 	snprintf(name, sizeof(name), "card %s", c->name);
 	tc.name = name;
 	tc.proto_name = pc->wire.proto->name;

@@ -48,6 +48,8 @@ void wire_log(struct wire *w, bool debug, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
+	if (debug && !w->debug)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

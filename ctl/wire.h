@@ -65,6 +65,7 @@ struct wire {
 	uint8_t *out;		/* one encoded message */
 	size_t out_cap;
 	char why[160];		/* after input() < 0: why the peer must go */
+	bool debug;		/* format debug lines (off: they cost nothing) */
 };
 
 extern const struct wire_proto wire_vscard;
@@ -110,7 +111,11 @@ static inline bool wire_partial(const struct wire *w)
 	return w->proto->partial(w);
 }
 
-/* Internal to the protocols: a log line, formatted. */
+/*
+ * Internal to the protocols: a log line, formatted. A debug line is
+ * formatted only when w->debug is set: there is one per message on the
+ * APDU path, and vsnprintf() was a sixth of ccidctl's instructions there.
+ */
 void wire_log(struct wire *w, bool debug, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int wire_fail(struct wire *w, int err, const char *fmt, ...)

@@ -28,6 +28,7 @@ struct rec {
 	uint8_t answer_first;
 	uint32_t error_code;
 	char log[4096];
+	int debug_lines;
 };
 
 static void h_send(void *h, const void *buf, size_t len)
@@ -80,8 +81,10 @@ static void h_log(void *h, bool debug, const char *msg)
 {
 	struct rec *r = h;
 
-	if (debug)
+	if (debug) {
+		r->debug_lines++;
 		return;
+	}
 	strncat(r->log, msg, sizeof(r->log) - strlen(r->log) - 2);
 	strcat(r->log, "\n");
 }
@@ -234,6 +237,41 @@ static void test_vscard_session(size_t chunk)
 	wire_free(&w);
 }
 
+/*
+ * Debug lines (one per message) reach the host only when the session
+ * wants them: otherwise they are not even formatted, since they are on
+ * every APDU's path.
+ */
+static void test_debug_lines(void)
+{
+	static uint8_t in[256];
+	static struct rec r;
+	uint8_t init[12] = { 'V', 'S', 'C', 'D', 0, 0, 0, 2, 0, 0, 0, 0 };
+	struct wire w;
+	size_t n = 0;
+	int quiet;
+
+	memset(&r, 0, sizeof(r));
+	wire_init(&w, CFG_WIRE_VSCARD, &host, &r);
+	wire_connected(&w);
+	n = enc(in, n, VSC_INIT, VSC_READER_ID_UNDEFINED, init, sizeof(init));
+	n = enc(in, n, VSC_READER_ADD, VSC_READER_ID_UNDEFINED, NULL, 0);
+	n = enc(in, n, VSC_ATR, 0, CACATR, 15);
+	n = enc(in, n, VSC_APDU, 0, "\x90\x00", 2);
+	wire_command(&w, (const uint8_t *)"\x00\xa4\x04\x00", 4);
+	is_i(feed(&w, in, n, sizeof(in)), 0, "without debug: a session's messages are taken");
+	quiet = r.debug_lines;
+	is_i(quiet, 0, "without debug: no debug line is made for them");
+
+	w.debug = true;
+	n = enc(in, 0, VSC_APDU, 0, "\x90\x00", 2);
+	wire_command(&w, (const uint8_t *)"\x00\xa4\x04\x00", 4);
+	feed(&w, in, n, sizeof(in));
+	is_i(r.debug_lines - quiet, 1, "with debug: one line for the answer");
+	ok(r.answers == 2, "both answers are handed on");
+	wire_free(&w);
+}
+
 static void test_vscard_before_init(void)
 {
 	static uint8_t in[4096];
@@ -378,6 +416,7 @@ int main(void)
 	test_vscard_session(65536);
 	test_vscard_session(1);
 	test_vscard_before_init();
+	test_debug_lines();
 	test_vscard_atrs();
 	test_vscard_drops();
 	test_vpcd_session();
