@@ -2,26 +2,24 @@
 /*
  * pt-floor -- the least a passthrough card can cost, for `make bench`:
  * a relay between /dev/ccidg<N> and one VSCard provider on a unix
- * socket, with nothing a daemon needs (no event loop, no other card, no
- * deadline, no reconnection). It bounds what ccidctl's passthrough can
+ * socket, with nothing a daemon needs (no other card, no deadline, no
+ * reconnection, no layers). It bounds what ccidctl's passthrough can
  * reach on the same rig: the provider's hop is in both.
  *
- *   pt-floor [--poll] DEVICE SOCKET
+ *   pt-floor DEVICE SOCKET
  *
  * It listens on SOCKET, takes one provider (vscard-provider --echo),
  * acknowledges its reader, inserts its card in slot 0 with the ATR it
  * sends, and relays every APDU: read() the event, send() it to the
- * provider in one message, recv() the answer, write() the reply. By
- * default every call blocks (4 system calls per APDU, the minimum);
- * with --poll it waits in poll() on both descriptors before each read,
- * the shape of a daemon that serves several cards (6 per APDU).
+ * provider in one message, recv() the answer, write() the reply. It waits
+ * for both descriptors in GLib's main loop, as ccidctl does, so that the
+ * two differ only in what ccidctl does beyond relaying. (A relay that
+ * blocks in each call, or polls by hand, measured the same here.)
  * Runs until the provider or the device goes, or SIGTERM.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +29,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <glib.h>
+#include <glib-unix.h>
 #include <linux/usb/g_ccid.h>
 
 #define VSC_INIT	1
@@ -40,7 +40,7 @@
 #define VSC_APDU	7
 
 static int dev = -1, sock = -1;
-static bool use_poll;
+static struct ccidg_event cur;	/* the APDU at the provider */
 static uint8_t msg[12 + CCIDG_MAX_RSP_APDU];
 static uint8_t evbuf[CCIDG_EVENT_MAX];
 static uint8_t rpbuf[CCIDG_REPLY_MAX];
@@ -49,21 +49,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "pt-floor: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-/* wait until fd is readable (--poll only) */
-static void wait_in(int fd)
-{
-	struct pollfd p[2] = { { dev, POLLIN, 0 }, { sock, POLLIN, 0 } };
-
-	if (!use_poll)
-		return;
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			die("poll");
-		if (p[fd == dev ? 0 : 1].revents)
-			return;
-	}
 }
 
 static int recv_all(uint8_t *p, size_t len)
@@ -87,7 +72,6 @@ static int recv_msg(uint32_t *type, uint32_t *len)
 {
 	uint32_t h[3];
 
-	wait_in(sock);
 	if (recv_all(msg, 12))
 		return -1;
 	memcpy(h, msg, 12);
@@ -124,25 +108,85 @@ static int listen_unix(const char *path)
 	return s;
 }
 
+/* one event from the device; an APDU goes to the provider: 0, or -1 at the end */
+static int from_dev(void)
+{
+	ssize_t n = read(dev, evbuf, sizeof(evbuf));
+
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < (ssize_t)sizeof(cur))
+		return -1;
+	memcpy(&cur, evbuf, sizeof(cur));
+	if (cur.type != CCIDG_EV_APDU)
+		return 0;
+	return send_msg(VSC_APDU, evbuf + sizeof(cur), cur.len);
+}
+
+/* one message from the provider; an answer goes to the device: 0, or -1 at the end */
+static int from_sock(void)
+{
+	struct ccidg_reply r = { .type = CCIDG_REPLY_APDU };
+	uint32_t type, len;
+
+	if (recv_msg(&type, &len))
+		return -1;
+	if (type != VSC_APDU)
+		return 0;
+	r.slot = cur.slot;
+	r.id = cur.id;
+	r.len = len;
+	memcpy(rpbuf, &r, sizeof(r));
+	memcpy(rpbuf + sizeof(r), msg + 12, len);
+	return write(dev, rpbuf, sizeof(r) + len) < 0 ? -1 : 0;
+}
+
+static gboolean on_dev(gint fd, GIOCondition cond, gpointer loop)
+{
+	(void)fd;
+	(void)cond;
+	if (!from_dev())
+		return G_SOURCE_CONTINUE;
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_sock(gint fd, GIOCondition cond, gpointer loop)
+{
+	(void)fd;
+	(void)cond;
+	if (!from_sock())
+		return G_SOURCE_CONTINUE;
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* a watch as ccidctl's (ctl/loop.h): never blocked while dispatched */
+static void watch(int fd, GUnixFDSourceFunc fn, GMainLoop *loop)
+{
+	GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
+
+	g_source_set_callback(src, (GSourceFunc)(void (*)(void))fn, loop, NULL);
+	g_source_set_can_recurse(src, TRUE);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t zero[4];
 	struct ccidg_card card = { 0 };
 	uint32_t type, len;
-	int a = 1;
+	GMainLoop *loop;
 
-	if (argc > 1 && !strcmp(argv[1], "--poll")) {
-		use_poll = true;
-		a++;
-	}
-	if (argc != a + 2) {
-		fprintf(stderr, "usage: pt-floor [--poll] DEVICE SOCKET\n");
+	if (argc != 3) {
+		fprintf(stderr, "usage: pt-floor DEVICE SOCKET\n");
 		return 2;
 	}
-	dev = open(argv[a], O_RDWR | O_CLOEXEC);
+	dev = open(argv[1], O_RDWR | O_CLOEXEC);
 	if (dev < 0)
-		die(argv[a]);
-	sock = listen_unix(argv[a + 1]);
+		die(argv[1]);
+	sock = listen_unix(argv[2]);
 	/* the provider's Init and ReaderAdd; acknowledge, take its ATR */
 	for (;;) {
 		if (recv_msg(&type, &len))
@@ -156,37 +200,11 @@ int main(int argc, char **argv)
 	memcpy(card.atr, msg + 12, len);
 	if (ioctl(dev, CCIDG_IOC_INSERT, &card))
 		die("CCIDG_IOC_INSERT");
-	fprintf(stderr, "pt-floor: card inserted (%s)\n",
-		use_poll ? "poll before each read" : "blocking calls");
-	for (;;) {
-		struct ccidg_event ev;
-		struct ccidg_reply r = { .type = CCIDG_REPLY_APDU };
-		ssize_t n;
-
-		wait_in(dev);
-		n = read(dev, evbuf, sizeof(evbuf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < (ssize_t)sizeof(ev))
-			break;
-		memcpy(&ev, evbuf, sizeof(ev));
-		if (ev.type != CCIDG_EV_APDU)
-			continue;
-		if (send_msg(VSC_APDU, evbuf + sizeof(ev), ev.len))
-			break;
-		do {
-			if (recv_msg(&type, &len))
-				goto out;
-		} while (type != VSC_APDU);
-		r.slot = ev.slot;
-		r.id = ev.id;
-		r.len = len;
-		memcpy(rpbuf, &r, sizeof(r));
-		memcpy(rpbuf + sizeof(r), msg + 12, len);
-		if (write(dev, rpbuf, sizeof(r) + len) < 0)
-			break;
-	}
-out:
+	fprintf(stderr, "pt-floor: card inserted\n");
+	loop = g_main_loop_new(NULL, FALSE);
+	watch(dev, on_dev, loop);
+	watch(sock, on_sock, loop);
+	g_main_loop_run(loop);
 	fprintf(stderr, "pt-floor: provider or device gone\n");
 	return 0;
 }
