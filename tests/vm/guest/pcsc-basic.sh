@@ -76,20 +76,29 @@ grep -q 'stats:' "$TC_LOG" && diag "$(grep 'stats:' "$TC_LOG" | tail -1)"
 
 # Hot-plug of the reader itself. pcscd learns of USB devices from udev
 # events: without udevd it sees only the readers present when it starts
-# (as above). With udevd it must see the reader come and go.
-echo "" > "$CFS/g_t/UDC"
+# (as above). With udevd it must see the reader come and go. This part
+# uses a one-slot reader: bookworm's libccid 1.5.2 can hang while it
+# removes a multi-slot reader (seen once in CI: pcscd stopped the polling
+# of slots 0 and 1, and slot 2's never ended, while libccid's read thread
+# looped on LIBUSB_ERROR_NO_DEVICE until pcscd was killed). Upstream has
+# since fixed a race in that code (571eaf8, "multi slots: fix potential
+# race in interrupt handling", libccid 1.7.0). The gadget side is the
+# same for one slot or three: the device goes away.
+check "gadget_down (3 slots)" gadget_down t
+gadget_up h 1 || bail "gadget_up (1 slot) failed"
+echo "" > "$CFS/g_h/UDC"
 check "systemd-udevd starts" start_udevd
 pcscd_usb_only || bail "pcscd did not start"
 diag "hot-plug: pcscd started with the gadget unbound"
 pcsc_py readers 0
-udc_bind "$CFS/g_t"
+udc_bind "$CFS/g_h"
 diag "hot-plug: gadget bound after pcscd started"
-pcsc_py readers "$NS"
-DEV=$(ccid_dev t)
-testcard_start "$DEV" -s 1
-pcsc_py present 1 3B8180010101 10
-pcsc_py apdus 1
-echo "" > "$CFS/g_t/UDC"
+pcsc_py readers 1
+DEV=$(ccid_dev h)
+testcard_start "$DEV" -s 0
+pcsc_py present 0 3B8180010000 10
+pcsc_py apdus 0
+echo "" > "$CFS/g_h/UDC"
 diag "hot-plug: gadget unbound"
 pcsc_py readers 0
 check "ccid-testcard exits when its function is unbound" wait_for 5 sh -c "! kill -0 $TC_PID"
@@ -100,5 +109,5 @@ if [ "$tap_failed" -ne 0 ]; then
 	diag "ccid-testcard log:"; show_log "$TC_LOG"
 	diag "pcscd log:"; grep -v 'winscard_svc\|winscard_msg\|winscard.c' /tmp/pcscd.log | head -n 800 | sed 's/^/#   /'
 fi
-check "gadget_down" gadget_down t
+check "gadget_down" gadget_down h
 done_testing
