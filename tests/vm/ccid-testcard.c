@@ -296,6 +296,9 @@ static int send_reply(uint32_t type, uint32_t slot, uint32_t id,
  * module's data path, not this program's memcpy(), with a loopback that
  * copies nothing in userspace either.
  */
+_Static_assert(sizeof(struct ccidg_reply) <= sizeof(struct ccidg_event) + 5,
+	       "the reply header fits before the shortest data field");
+
 static void echo_in_place(uint32_t slot, uint32_t id, uint8_t *data,
 			  uint32_t lc)
 {
