@@ -141,32 +141,23 @@ static int from_sock(void)
 	return write(dev, rpbuf, sizeof(r) + len) < 0 ? -1 : 0;
 }
 
-static gboolean on_dev(gint fd, GIOCondition cond, gpointer loop)
+/* the device or the provider has something: relay it, or end at a failure */
+static gboolean on_ready(gint fd, GIOCondition cond, gpointer loop)
 {
-	(void)fd;
 	(void)cond;
-	if (!from_dev())
-		return G_SOURCE_CONTINUE;
-	g_main_loop_quit(loop);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean on_sock(gint fd, GIOCondition cond, gpointer loop)
-{
-	(void)fd;
-	(void)cond;
-	if (!from_sock())
+	if (!(fd == dev ? from_dev() : from_sock()))
 		return G_SOURCE_CONTINUE;
 	g_main_loop_quit(loop);
 	return G_SOURCE_REMOVE;
 }
 
 /* a watch as ccidctl's (ctl/loop.h): never blocked while dispatched */
-static void watch(int fd, GUnixFDSourceFunc fn, GMainLoop *loop)
+static void watch(int fd, GMainLoop *loop)
 {
 	GSource *src = g_unix_fd_source_new(fd, G_IO_IN);
 
-	g_source_set_callback(src, (GSourceFunc)(void (*)(void))fn, loop, NULL);
+	g_source_set_callback(src, (GSourceFunc)(void (*)(void))on_ready, loop,
+			      NULL);
 	g_source_set_can_recurse(src, TRUE);
 	g_source_attach(src, NULL);
 	g_source_unref(src);
@@ -202,8 +193,8 @@ int main(int argc, char **argv)
 		die("CCIDG_IOC_INSERT");
 	fprintf(stderr, "pt-floor: card inserted\n");
 	loop = g_main_loop_new(NULL, FALSE);
-	watch(dev, on_dev, loop);
-	watch(sock, on_sock, loop);
+	watch(dev, loop);
+	watch(sock, loop);
 	g_main_loop_run(loop);
 	fprintf(stderr, "pt-floor: provider or device gone\n");
 	return 0;
