@@ -3,7 +3,8 @@
 #
 # Self-test of the VM runner: without it a green VM run proves nothing.
 # A module that WARNs must fail the run; one that behaves must pass; the
-# script's exit status and a time limit must come through. On the
+# script's exit status and a time limit must come through; a problem
+# while the kernel boots gets one more boot, not two. On the
 # sanitizer kernel a module that leaks and one that takes two locks in
 # both orders must fail the run too. The kernel is CCID_KERNEL's (see
 # tests/vm/kernels), the modules those built for it in build/kmod/.
@@ -24,7 +25,7 @@ else
 	echo "Bail out! CCID_KERNEL is not set (make check-vm sets it)"
 	exit 1
 fi
-echo "1..7"
+echo "1..10"
 n=0
 t() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 
@@ -49,6 +50,12 @@ printf '%s\n' "$out" | sed 's/^/#   /'
 t $(( rc == 0 )) "a module that WARNs: the run fails (exit $rc)"
 echo "$out" | grep -q 'ccid_selftest_warn: deliberate warning'
 t $? "the failure names the warning from the guest kernel log"
+# The script printed its plan first; run-vm's verdict comes after the
+# script's tests and the plan must count it, or prove sees a parse error
+# instead of a failed test.
+tap=$(printf '%s\n' "$out" | grep -E '^((not )?ok|1\.\.)' | sed 's/ - .*//' | tr '\n' ' ')
+[ "$tap" = "ok 1 not ok 1..2 " ]
+t $? "the verdict is a test line that the script's plan counts (TAP: $tap)"
 
 # runner-ok.sh expects the good module; load it and exit 3
 out=$("$here/run-vm" --no-module --timeout 240 --insmod "$st/ccid_selftest_good.ko" \
@@ -61,6 +68,21 @@ rc=$?
 printf '%s\n' "$out" | sed 's/^/#   /'
 echo "$out" | grep -q 'time limit'
 t $(( rc == 0 || $? != 0 )) "a script that hangs: the time limit fails the run"
+
+# A problem in the kernel log before guest-init starts comes from the
+# boot, before anything under test: one more boot, and it is said
+out=$(CCID_VM_SELFTEST_BOOTFAIL=1 "$here/run-vm" --no-module --timeout 240 \
+	"$here/guest/runner-plain.sh" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+echo "$out" | grep -q 'failed while it booted.*booting once more'
+t $(( rc != 0 || $? != 0 )) "a problem while the kernel boots: it boots once more, says so, and the run passes (exit $rc)"
+out=$(CCID_VM_SELFTEST_BOOTFAIL=2 "$here/run-vm" --no-module --timeout 240 \
+	"$here/guest/runner-plain.sh" 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/#   /'
+echo "$out" | grep -q '^not ok - run-vm: the guest kernel log shows a problem'
+t $(( rc == 0 || $? != 0 )) "a problem in two boots in a row: the run fails (exit $rc)"
 
 if [ "$K_DEBUG" != 1 ]; then
 	t 0 "# SKIP a leaking module: kmemleak exists only on the sanitizer kernel, not on $K_NAME"
