@@ -6,8 +6,9 @@
 #    command (10-byte, 261-byte and 64 KiB command APDUs) against the same
 #    bytes out and back through the kernel's Loopback function
 #    (usb_f_ss_lb) on the same dummy_hcd, at high and at full speed, in
-#    RAW_ROUNDS rounds that alternate the two (the machine drifts more
-#    between two samples in a row than the two paths differ); printed:
+#    RAW_ROUNDS (5) rounds that alternate the two (the machine drifts more
+#    between two samples in a row than the two paths differ, and a round
+#    now and then runs far slower than the others); printed:
 #    the median of each, and the median and range of the rounds' ratios;
 #  - four slots kept busy at once (DELAY, one pcscd client thread each)
 #    against one;
@@ -18,7 +19,7 @@
 . "$CCID_REPO/tests/vm/lib.sh"
 
 SECS=${1:-5}
-RAW_ROUNDS=${2:-3}
+RAW_ROUNDS=${2:-5}
 SIZES=10,261,65544
 BENCHPY="/usr/bin/python3 $CCID_REPO/tests/vm/ccid_bench.py"
 ensure_configfs || { echo "bench: configfs not mounted"; exit 1; }
