@@ -120,6 +120,42 @@ if ! setup > "$out" 2>&1; then
 	poweroff_now
 fi
 
+# run-vm --systemd: systemd becomes PID 1 (exec keeps the PID) with the
+# mounts and modules above, and runs the script as a unit of its own.
+# No default target: the script starts what it needs (udevd, a unit under
+# test), and the unit writes the exit line and powers off as below.
+if [ "${CCID_SYSTEMD:-0}" = 1 ]; then
+	cat > /run/ccid-test.sh <<EOF
+#!/bin/sh
+export PATH=$PATH HOME=$HOME LANG=$LANG
+. "$job"
+export CCID_REPO CCID_BUILD CCID_KVER CCID_KERNEL CCID_KDEBUG CCID_VM_JOBS CCID_KO
+cd /tmp
+sh "\$CCID_SCRIPT" "\$@" > $out 2>&1 < /dev/null
+rc=\$?
+sleep 1
+echo "@@CCID-VM-EXIT \$rc@@" > $out
+sync
+echo b > /proc/sysrq-trigger
+EOF
+	mkdir -p /run/systemd/system
+	cat > /run/systemd/system/ccid-test.service <<EOF
+[Unit]
+Description=ccid-gadget VM test (run-vm --systemd)
+DefaultDependencies=no
+Wants=systemd-journald.socket
+After=systemd-journald.socket
+
+[Service]
+Type=exec
+ExecStart=/bin/sh /run/ccid-test.sh
+StandardInput=null
+StandardOutput=null
+StandardError=null
+EOF
+	exec /lib/systemd/systemd --unit=ccid-test.service
+fi
+
 if [ "$CCID_SHELL" = 1 ]; then
 	echo "ccid-vm: repo $CCID_REPO, kernel $CCID_KVER; 'exit' powers off"
 	cd "$CCID_REPO" || cd /
