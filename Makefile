@@ -215,12 +215,13 @@ check: deps
 # The sanitizer kernel (and its module) is built by run-checks, while the
 # other kernels are tested
 DEBIAN_KERNELS = $(filter-out debug 7.3,$(KERNELS))
-check-run: tests-build
+# (the packages of `make deb`: tests/vm/systemd.t installs ccidctl's)
+check-run: tests-build deb
 	@$(MAKE) --no-print-directory KERNELS="$(DEBIAN_KERNELS)" modules-matrix
 	@tests/run-checks --jobs $(VM_JOBS) --kernels "$(KERNELS)" \
 		$(VM_TESTS_FOR) -- $(VM_TESTS)
 
-check-vm: tests-build
+check-vm: tests-build deb
 	@$(MAKE) --no-print-directory KERNELS="$(DEBIAN_KERNELS)" modules-matrix
 	@tests/run-checks --vm-only --jobs $(VM_JOBS) --kernels "$(KERNELS)" \
 		$(VM_TESTS_FOR) -- $(VM_TESTS)
@@ -277,8 +278,10 @@ install-ctl: ccidctl
 	install -D -m 0644 pkg/60-ccid-gadget.rules $(DESTDIR)$(UDEVRULESDIR)/60-ccid-gadget.rules
 	install -D -m 0644 pkg/ccid-gadget.sysusers $(DESTDIR)$(SYSUSERSDIR)/ccid-gadget.conf
 	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
-	$(SUBST) pkg/ccidctl@.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/ccidctl@.service
-	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ccidctl@.service
+	for u in ccidctl@ ccidctl-gadget@; do \
+		$(SUBST) pkg/$$u.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service || exit 1; \
+	done
 	install -d -m 0755 $(DESTDIR)$(LIBVIRTHOOKDIR)
 	$(SUBST) pkg/libvirt-hook.in > $(DESTDIR)$(LIBVIRTHOOKDIR)/ccid-gadget
 	chmod 0755 $(DESTDIR)$(LIBVIRTHOOKDIR)/ccid-gadget

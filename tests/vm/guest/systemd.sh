@@ -5,13 +5,15 @@
 # `make deb` is installed, and its unit ccidctl@NAME.service runs as
 # systemd runs it on a user's machine, sandbox and DynamicUser included:
 #
-# 1. systemctl start: the privileged steps make the gadget, the daemon runs
-#    as a transient user in the group ccid, and systemd has it active once
-#    it says READY; the card (vsmartcard's vicc over vpcd) reaches pcscd.
+# 1. systemctl start: ccidctl-gadget@NAME (root) makes the gadget first,
+#    the daemon runs as a transient user in the group ccid, and systemd
+#    has it active once it says READY; the card (vsmartcard's vicc over
+#    vpcd) reaches pcscd.
 # 2. systemctl reload with a file that no longer validates: refused, the
 #    daemon and its card carry on. With a changed card (a new port): the
 #    same daemon takes the new card, and the host sees it.
-# 3. systemctl stop: the daemon ends, the gadget leaves the bus.
+# 3. systemctl stop: the daemon ends, then the gadget unit, and the reader
+#    leaves the bus.
 . "$CCID_REPO/tests/vm/lib.sh"
 . "$CCID_REPO/tests/vm/ccidctl-e2e.sh"
 
@@ -46,6 +48,16 @@ check "systemctl start systemd-udevd (the package's rule)" \
 	sh -c "[ \"\$(systemctl is-active systemd-udevd.service)\" = active ]"
 show_log /tmp/udevd.log
 
+mkdir -p /tmp/units
+ln -s /lib/systemd/system/ccidctl@.service /tmp/units/ccidctl@sd.service
+ln -s /lib/systemd/system/ccidctl-gadget@.service /tmp/units/ccidctl-gadget@sd.service
+systemd-analyze verify --man=no /tmp/units/ccidctl@sd.service /tmp/units/ccidctl-gadget@sd.service \
+	> /tmp/verify.txt 2>&1
+rc=$?
+show_log /tmp/verify.txt
+check "systemd-analyze verify of both units: exit 0, nothing said ($rc)" \
+	sh -c "[ $rc -eq 0 ] && ! [ -s /tmp/verify.txt ]"
+
 # --- 1. start ---------------------------------------------------------------
 mkdir -p /etc/ccid-gadget
 cp "$E2E_XML/vpcd-bind.xml" "$CONF"
@@ -54,6 +66,8 @@ rc=$?
 show_log /tmp/start.log
 check "systemctl start $U: exit 0 ($rc)" test "$rc" -eq 0
 check "$U is active (ready: Type=notify)" test "$(prop ActiveState)" = active
+check "it pulled in ccidctl-gadget@sd.service, active (it made the reader)" \
+	test "$(systemctl show -P ActiveState ccidctl-gadget@sd.service)" = active
 journal
 pid=$(prop MainPID)
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
@@ -92,7 +106,7 @@ show_log /tmp/reload.log
 journal 6
 check "systemctl reload with the card on a new port: exit 0 ($rc)" test "$rc" -eq 0
 check "the same daemon still serves ($(prop MainPID))" test "$(prop MainPID)" = "$pid"
-vicc_start -t iso7816 -p 35964
+vicc_start -t iso7816 -P 35964
 pcsc_check "the new card (vicc on port 35964) is in the reader" wait '#0' present 30
 pcsc_check "an APDU to it is answered" transmit '#0' 00A4000C023F00
 vicc_stop
@@ -104,7 +118,9 @@ show_log /tmp/stop.log
 check "systemctl stop $U: exit 0 ($rc)" test "$rc" -eq 0
 check "$U is inactive, not failed ($(prop ActiveState))" test "$(prop ActiveState)" = inactive
 check "the daemon is gone" sh -c "! kill -0 $pid 2>/dev/null"
-check "the reader leaves the bus (ExecStopPost: gadget down)" \
+check "ccidctl-gadget@sd.service has stopped too (no unit needs it)" \
+	wait_for 10 sh -c "[ \"\$(systemctl show -P ActiveState ccidctl-gadget@sd.service)\" = inactive ]"
+check "the reader leaves the bus (ccidctl-gadget@sd stops: gadget down)" \
 	wait_for 10 sh -c '! lsusb -d 08e6:4433 >/dev/null 2>&1'
 check "no gadget of ccidctl is left in configfs" sh -c "! ls -d $CFS/ccidctl-* >/dev/null 2>&1"
 pcsc_check "pcscd sees the reader go" count 0 15
