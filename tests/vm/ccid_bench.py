@@ -20,6 +20,7 @@ import threading
 import time
 
 from smartcard import scard as S
+import pcsc_readers
 
 
 def connect(ctx, rdr):
@@ -36,7 +37,7 @@ def readers(n):
         raise RuntimeError("no PC/SC context")
     end = time.monotonic() + 20
     while True:
-        rv, rs = S.SCardListReaders(ctx, [])
+        rv, rs = pcsc_readers.list_readers(S, ctx)
         if not rv and len(rs) >= n:
             return ctx, rs[:n]
         if time.monotonic() > end:

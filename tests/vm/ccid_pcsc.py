@@ -37,6 +37,7 @@ TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
 
 try:
     from smartcard import scard as S
+    import pcsc_readers
 except ImportError as e:  # a missing tool is a failure, said clearly
     print("not ok - pyscard importable (python3-pyscard): %s" % e)
     sys.exit(1)
@@ -73,7 +74,7 @@ def context():
 
 
 def list_readers(ctx):
-    rv, rdrs = S.SCardListReaders(ctx, [])
+    rv, rdrs = pcsc_readers.list_readers(S, ctx)
     if rv == S.SCARD_E_NO_READERS_AVAILABLE:
         return []
     if rv != S.SCARD_S_SUCCESS:

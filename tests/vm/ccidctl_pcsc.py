@@ -33,6 +33,7 @@ TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
 
 try:
     from smartcard import scard as S
+    import pcsc_readers
 except ImportError as e:
     print("ccidctl_pcsc.py: pyscard (python3-pyscard) not importable: %s" % e,
           file=sys.stderr)
@@ -55,7 +56,7 @@ def context():
 
 
 def list_readers(ctx):
-    rv, rdrs = S.SCardListReaders(ctx, [])
+    rv, rdrs = pcsc_readers.list_readers(S, ctx)
     if rv in (S.SCARD_E_NO_READERS_AVAILABLE, S.SCARD_E_NO_SERVICE):
         return []
     if rv != S.SCARD_S_SUCCESS:

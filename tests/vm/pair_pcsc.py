@@ -32,6 +32,7 @@ TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
 
 try:
     from smartcard import scard as S
+    import pcsc_readers
 except ImportError as e:
     print("pair_pcsc.py: pyscard (python3-pyscard) not importable: %s" % e)
     sys.exit(1)
@@ -49,7 +50,7 @@ def context():
 
 
 def readers(ctx):
-    rv, rdrs = S.SCardListReaders(ctx, [])
+    rv, rdrs = pcsc_readers.list_readers(S, ctx)
     if rv != S.SCARD_S_SUCCESS:
         return []
     return list(rdrs)
