@@ -168,10 +168,46 @@ client_prepare() {
 attach_timed() {
 	_an=$1
 	shift
+	attach_once "$@"
+	# (USB/IP only, ATTACH_UNDO set) once in CI, on a machine loaded
+	# beyond CI's own load, vhci-hcd dropped the connection of an
+	# attach after a cut 31 ms after "Device attached": "cannot find a
+	# urb of seqnum 884", an answer to a URB it no longer had, which it
+	# takes for a broken connection. The reader's side had done nothing
+	# wrong; a new attach is what a user would do.
+	if [ $_lrc -ne 0 ] && [ -n "${ATTACH_UNDO:-}" ] &&
+	   dmesg | sed -n "/ccid-vm: attach $_an\$/,\$p" | grep -q 'cannot find a urb of seqnum'; then
+		diag "$_an: vhci-hcd dropped the new connection at once (its log:"
+		dmesg | sed -n "/ccid-vm: attach $_an\$/,\$p" | grep 'vhci' | head -n 5 | sed 's/^/#   /'
+		diag "  ): detached, attached once more"
+		$ATTACH_UNDO > /tmp/undo.out 2>&1
+		show_log /tmp/undo.out
+		attach_once "$@"
+	fi
+	show_log /tmp/attach.out
+	check "$_an: $* (exit $_arc)" test $_arc -eq 0
+	_lo=$(cat /tmp/listed.out)
+	_bus=$(printf '%s\n' "$_lo" | sed -n 's/.*bus=\([0-9]*\).*/\1/p')
+	_lst=$(printf '%s\n' "$_lo" | sed -n 's/.*listed=\([0-9]*\).*/\1/p')
+	if [ $_lrc -eq 0 ] && [ -n "$_lst" ]; then
+		ok "$_an: pcscd lists the reader $((_lst - _t0)) ms after the attach began"
+		echo "attach_ms=$((_t1 - _t0)) bus_ms=$((${_bus:-$_lst} - _t0)) listed_ms=$((_lst - _t0))" \
+			> "$PAIR/data/$_an.times"
+		diag "$_an: command $((_t1 - _t0)) ms, device on the bus after $((${_bus:-$_lst} - _t0)) ms, listed after $((_lst - _t0)) ms"
+	else
+		not_ok "$_an: pcscd lists the reader ($_lo)"
+	fi
+	check "$_an: the reader (08e6:4433) is on this VM's USB bus" lsusb -d 08e6:4433
+}
+
+# attach_once COMMAND...: one attach, timed; sets _t0, _t1, _arc (the
+# command's status) and _lrc (the pyscard client's: 0 once listed)
+attach_once() {
 	rm -f /tmp/listed.ready
 	$PAIRPY listed /tmp/listed.ready 08e6:4433 90 > /tmp/listed.out 2>&1 &
 	_lp=$!
 	wait_for 60 test -e /tmp/listed.ready || diag "pyscard did not connect to pcscd in 60 s"
+	echo "ccid-vm: attach $_an" > /dev/kmsg
 	_t0=$(now_ms)
 	"$@" > /tmp/attach.out 2>&1
 	_arc=$?
@@ -186,22 +222,8 @@ attach_timed() {
 		_arc=$?
 	fi
 	_t1=$(now_ms)
-	show_log /tmp/attach.out
-	check "$_an: $* (exit $_arc)" test $_arc -eq 0
 	wait $_lp
 	_lrc=$?
-	_lo=$(cat /tmp/listed.out)
-	_bus=$(printf '%s\n' "$_lo" | sed -n 's/.*bus=\([0-9]*\).*/\1/p')
-	_lst=$(printf '%s\n' "$_lo" | sed -n 's/.*listed=\([0-9]*\).*/\1/p')
-	if [ $_lrc -eq 0 ] && [ -n "$_lst" ]; then
-		ok "$_an: pcscd lists the reader $((_lst - _t0)) ms after the attach began"
-		echo "attach_ms=$((_t1 - _t0)) bus_ms=$((${_bus:-$_lst} - _t0)) listed_ms=$((_lst - _t0))" \
-			> "$PAIR/data/$_an.times"
-		diag "$_an: command $((_t1 - _t0)) ms, device on the bus after $((${_bus:-$_lst} - _t0)) ms, listed after $((_lst - _t0)) ms"
-	else
-		not_ok "$_an: pcscd lists the reader ($_lo)"
-	fi
-	check "$_an: the reader (08e6:4433) is on this VM's USB bus" lsusb -d 08e6:4433
 }
 
 # gone_begin: a pyscard client that waits for the reader to go (or its
