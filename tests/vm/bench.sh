@@ -5,11 +5,12 @@
 #  - raw XfrBlock round trips through usb_f_ccid and ccid-testcard's echo
 #    command (10-byte, 261-byte and 64 KiB command APDUs) against the same
 #    bytes out and back through the kernel's Loopback function
-#    (usb_f_ss_lb) on the same dummy_hcd, at high and at full speed, in
-#    RAW_ROUNDS (5) rounds that alternate the two (the machine drifts more
-#    between two samples in a row than the two paths differ, and a round
-#    now and then runs far slower than the others); printed:
-#    the median of each, and the median and range of the rounds' ratios;
+#    (usb_f_ss_lb) on the same dummy_hcd, at high and at full speed. Both
+#    functions are in one gadget, and ccid-rawusb's pair mode takes them
+#    in turn in bursts of BENCH_BURST (0.2) s, so that the two rates come
+#    from the same moments (the machine drifts more within seconds than
+#    the two paths differ). RAW_ROUNDS (5) such rounds; printed: the
+#    median of each, and the median and range of the rounds' ratios;
 #  - four slots kept busy at once (DELAY, one pcscd client thread each)
 #    against one;
 #  - APDUs per second through pcscd + libccid against raw round trips.
@@ -20,6 +21,7 @@
 
 SECS=${1:-5}
 RAW_ROUNDS=${2:-5}
+BURST=${BENCH_BURST:-0.2}
 SIZES=10,261,65544
 BENCHPY="/usr/bin/python3 $CCID_REPO/tests/vm/ccid_bench.py"
 ensure_configfs || { echo "bench: configfs not mounted"; exit 1; }
@@ -30,22 +32,54 @@ lsmod | grep -q '^usb_f_ccid ' || { echo "bench: usb_f_ccid is not loaded"; exit
 rc=0
 : > /tmp/bench.all
 
-# raw SPEED ROUND: the ccid function, then the loopback floor, at one speed
+# One gadget with both functions, ccid.b (one slot) and the Loopback
+# (usb_f_ss_lb), each its own interface, so that ccid-rawusb's pair mode
+# can take the two in turn within a second
+pair_up() {
+	modprobe usb_f_ss_lb 2>/dev/null
+	g=$CFS/g_b
+	mkdir -p "$g/strings/0x409" "$g/configs/c.1/strings/0x409" || return 1
+	echo "$CCID_VID" > "$g/idVendor"
+	echo "$CCID_PID" > "$g/idProduct"
+	echo 0x0200 > "$g/bcdUSB"
+	echo "$1" > "$g/max_speed"
+	echo "ccid-gadget" > "$g/strings/0x409/manufacturer"
+	echo "ccid + Loopback bench" > "$g/strings/0x409/product"
+	echo "0001" > "$g/strings/0x409/serialnumber"
+	echo "bench" > "$g/configs/c.1/strings/0x409/configuration"
+	mkdir -p "$g/functions/ccid.b" "$g/functions/Loopback.b" || return 1
+	echo 1 > "$g/functions/ccid.b/nslots" || return 1
+	echo "${LB_BUFLEN:-65536}" > "$g/functions/Loopback.b/bulk_buflen" || return 1
+	echo "${LB_QLEN:-32}" > "$g/functions/Loopback.b/qlen" || return 1
+	ln -s "$g/functions/ccid.b" "$g/configs/c.1/" || return 1
+	ln -s "$g/functions/Loopback.b" "$g/configs/c.1/" || return 1
+	udc_bind "$g" || return 1
+	udev_settle
+}
+
+pair_down() {
+	g=$CFS/g_b
+	[ -d "$g" ] || return 0
+	echo "" > "$g/UDC" 2>/dev/null
+	rm -f "$g/configs/c.1/ccid.b" "$g/configs/c.1/Loopback.b"
+	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" 2>/dev/null
+	rmdir "$g/functions/ccid.b" "$g/functions/Loopback.b" 2>/dev/null
+	rmdir "$g/strings/0x409" "$g" 2>/dev/null
+	[ ! -d "$g" ]
+}
+
+# raw SPEED ROUND: the ccid function and the loopback floor in turn
 raw() {
 	sp=$1
-	CCID_MAX_SPEED=$sp gadget_up b 1 || { echo "bench: gadget_up failed"; return 1; }
+	pair_up "$sp" || { echo "bench: the ccid + Loopback gadget failed"; return 1; }
 	DEV=$(ccid_dev b) || { echo "bench: no /dev/ccidg"; return 1; }
 	testcard_start "$DEV" || { cat "$TC_LOG"; echo "bench: ccid-testcard did not start"; return 1; }
-	echo "bench: $sp, round $2: ccid function + ccid-testcard, $SECS s per size"
-	"$RAWUSB" bench -t "$SECS" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
-	sed "s/^bench ccid /bench ccid speed=$sp round=$2 /" /tmp/bench.out | tee -a /tmp/bench.all
+	echo "bench: $sp, round $2: ccid function + ccid-testcard, and the Loopback function (bulk_buflen ${LB_BUFLEN:-65536}), in turn in bursts of $BURST s, $SECS s each per size"
+	"$RAWUSB" pair -t "$SECS" -b "$BURST" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
+	sed -e "s/^bench ccid /bench ccid speed=$sp round=$2 /" \
+	    -e "s/^bench loopback /bench loopback speed=$sp round=$2 /" /tmp/bench.out | tee -a /tmp/bench.all
 	testcard_stop
-	gadget_down b
-	CCID_MAX_SPEED=$sp loopback_up || { echo "bench: Loopback gadget failed"; return 1; }
-	echo "bench: $sp, round $2: Loopback function (usb_f_ss_lb, bulk_buflen ${LB_BUFLEN:-65536}), $SECS s per size"
-	"$RAWUSB" loopback -t "$SECS" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
-	sed "s/^bench loopback /bench loopback speed=$sp round=$2 /" /tmp/bench.out | tee -a /tmp/bench.all
-	loopback_down
+	pair_down || { echo "bench: the ccid + Loopback gadget did not go"; return 1; }
 }
 for sp in high-speed full-speed; do
 	for r in $(seq 1 "$RAW_ROUNDS"); do
@@ -109,7 +143,7 @@ END {
 		}
 		printf "%-11s %-9s %10.1f %9.2f %11.1f %10.2f %7.2f %5.2f-%.2f\n", kk[1], label(kk[2]), med(c, k, rounds), med(cm, k, rounds), med(l, k, rounds), med(lm, k, rounds), med(q, k, rounds), lo, hi
 	}
-	printf "(medians of %d rounds that alternate the two; ratio: the median of the ratios of the rounds; floor: the\n", rounds
+	printf "(medians of %d rounds, each of the two taken in turn in short bursts; ratio: the median of the ratios\n of the rounds; floor: the", rounds
 	print " same number of bytes out and back through usb_f_ss_lb on the same bus; MB/s counts both directions)"
 	printf "\n%-44s %10s %10s %8s\n", "pcscd + libccid", "APDU/s", "floor", "ratio"
 	if (s[1] > 0)

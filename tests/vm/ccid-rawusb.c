@@ -15,6 +15,11 @@
  *   loopback  the same raw bulk round trip (N bytes out, N bytes back)
  *             against the kernel's Loopback function: the floor that
  *             dummy_hcd itself sets.
+ *   pair      bench and loopback in turn, in bursts of -b seconds, on one
+ *             device that has both functions (a CCID interface and the
+ *             Loopback's vendor interface): the two rates are taken in
+ *             the same moments, so their ratio does not follow the drift
+ *             of the machine.
  *   xfr       send one APDU (hex) to slot -S and print the response.
  *   atr       power slot -S on and print the ATR.
  *   powercycle  -n IccPowerOn/IccPowerOff pairs on slot -S.
@@ -1297,135 +1302,254 @@ static int run_fuzz(double secs, uint64_t seed)
 
 /* ------------------------------------------------------------ bench */
 
+/*
+ * One size of ccid-testcard's ECHO: a command APDU of exactly sz bytes,
+ * short or extended, with Le. Within dwMaxCCIDMessageLength the command is
+ * built in obuf once and the answer checked where it lies in ibuf, so that
+ * this program copies no more than the loopback's does; otherwise
+ * xfr_apdu() chains it.
+ */
+struct echo_cmd {
+	uint32_t sz, dlen, alen;
+	bool whole;
+};
+
+static uint8_t echo_apdu[65544], echo_rsp[65540];
+
+static void echo_prep(struct echo_cmd *c, uint32_t sz)
+{
+	uint32_t k, off;
+
+	if (sz < 6 || sz > 65544)
+		die("bench size %u out of 6..65544", sz);
+	c->sz = sz;
+	echo_apdu[0] = 0;
+	echo_apdu[1] = INS_ECHO;
+	echo_apdu[2] = echo_apdu[3] = 0;
+	if (sz <= 261) {
+		c->dlen = sz - 6;
+		echo_apdu[4] = (uint8_t)c->dlen;
+		c->alen = 5 + c->dlen + 1;
+		echo_apdu[c->alen - 1] = 0;
+		off = 5;
+	} else {
+		c->dlen = sz - 9;
+		echo_apdu[4] = 0;
+		echo_apdu[5] = (uint8_t)(c->dlen >> 8);
+		echo_apdu[6] = (uint8_t)c->dlen;
+		c->alen = 7 + c->dlen + 2;
+		echo_apdu[c->alen - 2] = echo_apdu[c->alen - 1] = 0;
+		off = 7;
+	}
+	if (c->dlen == 0)
+		die("bench size %u too small", sz);
+	for (k = 0; k < c->dlen; k++)
+		echo_apdu[off + k] = (uint8_t)k;
+	c->whole = HDR + c->alen <= max_msg && HDR + c->dlen + 2 <= max_msg;
+	if (c->whole)
+		memcpy(obuf + HDR, echo_apdu, c->alen);
+}
+
+/* one ECHO round trip, its answer checked */
+static void echo_once(const struct echo_cmd *c)
+{
+	uint32_t dlen = c->dlen;
+	const char *why = "";
+	int n;
+
+	if (c->whole) {
+		uint8_t seq = seq_ctr++;
+		const uint8_t *d = ibuf + HDR;
+
+		build_hdr(obuf, PC_XFR_BLOCK, c->alen, 0, seq, 0, 0, 0);
+		if (bulk_out(obuf, (int)(HDR + c->alen), T_OUT_MS))
+			die("bench %u: bulk-out failed", c->sz);
+		n = recv_reply(seq, 15000, NULL);
+		if (n != (int)(HDR + dlen + 2) || ibuf[0] != RDR_DATA_BLOCK ||
+		    ST_CMD(ibuf[7]) != 0 || ibuf[9] ||
+		    le32(ibuf + 1) != dlen + 2 || d[0] != 0 ||
+		    d[dlen - 1] != (uint8_t)(dlen - 1) || d[dlen] != 0x90 ||
+		    d[dlen + 1])
+			die("bench %u: bad response (%d)", c->sz, n);
+	} else {
+		n = xfr_apdu(0, echo_apdu, c->alen, echo_rsp, sizeof(echo_rsp),
+			     NULL, &why);
+		if (n != (int)dlen + 2 || echo_rsp[dlen] != 0x90)
+			die("bench %u: bad response (%d, %s)", c->sz, n, why);
+	}
+}
+
+/* the Loopback function's bulk pair (its own interface in pair mode) */
+static uint8_t lb_out, lb_in;
+static uint8_t lb_buf[65544];
+
+static void loop_prep(uint32_t sz)
+{
+	uint32_t k;
+
+	if (sz < 1 || sz > sizeof(lb_buf))
+		die("loopback size %u out of range", sz);
+	for (k = 0; k < sz; k++)
+		lb_buf[k] = (uint8_t)(k * 7);
+}
+
+/* sz bytes out and the same back, checked */
+static void loop_once(uint32_t sz, uint64_t n)
+{
+	uint32_t got = 0;
+	int done = 0, r;
+
+	lb_buf[0] = (uint8_t)n;
+	r = libusb_bulk_transfer(dh, lb_out, lb_buf, (int)sz, &done, T_OUT_MS);
+	if (r || done != (int)sz)
+		die("loopback %u: bulk-out failed", sz);
+	while (got < sz) {
+		r = libusb_bulk_transfer(dh, lb_in, ibuf + got,
+					 (int)(sizeof(ibuf) - got), &done,
+					 T_OUT_MS);
+		if (r && !(r == LIBUSB_ERROR_TIMEOUT && done))
+			die("loopback %u: bulk-in: %s (%u of %u bytes)", sz,
+			    libusb_strerror(r), got, sz);
+		got += (uint32_t)done;
+	}
+	if (got != sz || ibuf[0] != lb_buf[0] || ibuf[sz - 1] != lb_buf[sz - 1])
+		die("loopback %u: got %u bytes, data differs", sz, got);
+}
+
+static void bench_line(const char *what, uint32_t sz, uint64_t rounds,
+		       double t, double bytes_per_rt)
+{
+	printf("bench %s size=%u roundtrips=%llu seconds=%.2f rate=%.1f mbps=%.3f\n",
+	       what, sz, (unsigned long long)rounds, t, rounds / t,
+	       rounds * bytes_per_rt / t / 1e6);
+	fflush(stdout);
+}
+
+static double echo_bytes(const struct echo_cmd *c)
+{
+	return c->sz + HDR + c->dlen + 2 + HDR;
+}
+
 static void bench_ccid(const uint32_t *sizes, int nsizes, double secs)
 {
-	static uint8_t apdu[65544], rsp[65540];
+	struct echo_cmd c;
 	int i;
 
 	if (power_on(0, NULL, NULL))
 		die("power on slot 0 failed");
 	for (i = 0; i < nsizes; i++) {
-		uint32_t sz = sizes[i], dlen, alen, k;
 		uint64_t rounds = 0;
-		const char *why = "";
-		bool whole;
-		double t0, t;
+		double t0 = now_s(), t;
 
-		/* a command APDU of exactly sz bytes: ECHO, short or
-		 * extended, with Le
-		 */
-		if (sz < 6 || sz > 65544)
-			die("bench size %u out of 6..65544", sz);
-		apdu[0] = 0;
-		apdu[1] = INS_ECHO;
-		apdu[2] = apdu[3] = 0;
-		if (sz <= 261) {
-			dlen = sz - 6;
-			apdu[4] = (uint8_t)dlen;
-			alen = 5 + dlen + 1;
-			apdu[alen - 1] = 0;
-		} else {
-			dlen = sz - 9;
-			apdu[4] = 0;
-			apdu[5] = (uint8_t)(dlen >> 8);
-			apdu[6] = (uint8_t)dlen;
-			alen = 7 + dlen + 2;
-			apdu[alen - 2] = apdu[alen - 1] = 0;
-		}
-		if (dlen == 0)
-			die("bench size %u too small", sz);
-		for (k = 0; k < dlen; k++)
-			apdu[(sz <= 261 ? 5 : 7) + k] = (uint8_t)k;
-		/*
-		 * Within dwMaxCCIDMessageLength the command is built in
-		 * obuf once and the answer checked where it lies in ibuf, so
-		 * that this program copies no more than the loopback's
-		 * (bench_loop) does; otherwise xfr_apdu() chains it.
-		 */
-		whole = HDR + alen <= max_msg && HDR + dlen + 2 <= max_msg;
-		if (whole)
-			memcpy(obuf + HDR, apdu, alen);
-		t0 = now_s();
+		echo_prep(&c, sizes[i]);
 		do {
-			int n;
-
-			if (whole) {
-				uint8_t seq = seq_ctr++;
-				const uint8_t *d = ibuf + HDR;
-
-				build_hdr(obuf, PC_XFR_BLOCK, alen, 0, seq, 0,
-					  0, 0);
-				if (bulk_out(obuf, (int)(HDR + alen), T_OUT_MS))
-					die("bench %u: bulk-out failed", sz);
-				n = recv_reply(seq, 15000, NULL);
-				if (n != (int)(HDR + dlen + 2) ||
-				    ibuf[0] != RDR_DATA_BLOCK ||
-				    ST_CMD(ibuf[7]) != 0 || ibuf[9] ||
-				    le32(ibuf + 1) != dlen + 2 ||
-				    d[0] != 0 || d[dlen - 1] != (uint8_t)(dlen - 1) ||
-				    d[dlen] != 0x90 || d[dlen + 1])
-					die("bench %u: bad response (%d)", sz, n);
-			} else {
-				n = xfr_apdu(0, apdu, alen, rsp, sizeof(rsp),
-					     NULL, &why);
-				if (n != (int)dlen + 2 || rsp[dlen] != 0x90)
-					die("bench %u: bad response (%d, %s)",
-					    sz, n, why);
-			}
+			echo_once(&c);
 			rounds++;
 			t = now_s() - t0;
 		} while (t < secs);
-		printf("bench ccid size=%u roundtrips=%llu seconds=%.2f rate=%.1f mbps=%.3f\n",
-		       sz, (unsigned long long)rounds, t, rounds / t,
-		       rounds * (double)(sz + HDR + dlen + 2 + HDR) / t / 1e6);
-		fflush(stdout);
+		bench_line("ccid", c.sz, rounds, t, echo_bytes(&c));
 	}
 }
 
 static void bench_loop(const uint32_t *sizes, int nsizes, double secs)
 {
-	static uint8_t out[65544];
 	int i;
 
+	lb_out = ep_out;
+	lb_in = ep_in;
 	for (i = 0; i < nsizes; i++) {
-		uint32_t sz = sizes[i], k;
+		uint32_t sz = sizes[i];
 		uint64_t rounds = 0;
-		double t0, t;
+		double t0 = now_s(), t;
 
-		if (sz < 1 || sz > sizeof(out))
-			die("loopback size %u out of range", sz);
-		for (k = 0; k < sz; k++)
-			out[k] = (uint8_t)(k * 7);
-		t0 = now_s();
+		loop_prep(sz);
 		do {
-			uint32_t got = 0;
-
-			out[0] = (uint8_t)rounds;
-			if (bulk_out(out, (int)sz, T_OUT_MS))
-				die("loopback %u: bulk-out failed", sz);
-			while (got < sz) {
-				int done = 0, r;
-
-				r = libusb_bulk_transfer(dh, ep_in, ibuf + got,
-							 (int)(sizeof(ibuf) -
-							       got),
-							 &done, T_OUT_MS);
-				if (r && !(r == LIBUSB_ERROR_TIMEOUT && done))
-					die("loopback %u: bulk-in: %s (%u of %u bytes)",
-					    sz, libusb_strerror(r), got, sz);
-				got += (uint32_t)done;
-			}
-			if (got != sz || ibuf[0] != out[0] ||
-			    ibuf[sz - 1] != out[sz - 1])
-				die("loopback %u: got %u bytes, data differs",
-				    sz, got);
+			loop_once(sz, rounds);
 			rounds++;
 			t = now_s() - t0;
 		} while (t < secs);
-		printf("bench loopback size=%u roundtrips=%llu seconds=%.2f rate=%.1f mbps=%.3f\n",
-		       sz, (unsigned long long)rounds, t, rounds / t,
-		       rounds * 2.0 * sz / t / 1e6);
-		fflush(stdout);
+		bench_line("loopback", sz, rounds, t, 2.0 * sz);
+	}
+}
+
+/*
+ * pair mode: a gadget with both functions, the ccid one and Loopback;
+ * claim the Loopback's interface (vendor class) beside the CCID one
+ */
+static void claim_loopback(void)
+{
+	struct libusb_config_descriptor *cfg;
+	int i, e, lb_if = -1, r;
+
+	r = libusb_get_active_config_descriptor(libusb_get_device(dh), &cfg);
+	if (r)
+		die("no active configuration: %s", libusb_strerror(r));
+	for (i = 0; i < cfg->bNumInterfaces && lb_if < 0; i++) {
+		const struct libusb_interface_descriptor *id =
+			&cfg->interface[i].altsetting[0];
+
+		if (id->bInterfaceClass != 0xff)
+			continue;
+		lb_if = id->bInterfaceNumber;
+		for (e = 0; e < id->bNumEndpoints; e++) {
+			const struct libusb_endpoint_descriptor *ed = &id->endpoint[e];
+
+			if ((ed->bmAttributes & 3) != LIBUSB_TRANSFER_TYPE_BULK)
+				continue;
+			if (ed->bEndpointAddress & 0x80)
+				lb_in = ed->bEndpointAddress;
+			else
+				lb_out = ed->bEndpointAddress;
+		}
+	}
+	libusb_free_config_descriptor(cfg);
+	if (lb_if < 0 || !lb_in || !lb_out)
+		die("the device has no Loopback interface with a bulk pair");
+	r = libusb_claim_interface(dh, lb_if);
+	if (r)
+		die("claim interface %d: %s", lb_if, libusb_strerror(r));
+}
+
+/*
+ * The two paths in turn, in bursts of @burst seconds (ABBA order, so that
+ * a steady drift weighs on both alike), until each has had @secs: what
+ * the machine does meanwhile slows both alike, and the ratio of the two
+ * rates measures the function rather than the moment.
+ */
+static void bench_pair(const uint32_t *sizes, int nsizes, double secs,
+		       double burst)
+{
+	struct echo_cmd c;
+	int i;
+
+	if (power_on(0, NULL, NULL))
+		die("power on slot 0 failed");
+	for (i = 0; i < nsizes; i++) {
+		uint64_t nc = 0, nl = 0;
+		double tc = 0, tl = 0;
+		unsigned int k;
+
+		echo_prep(&c, sizes[i]);
+		loop_prep(sizes[i]);
+		for (k = 0; tc < secs || tl < secs; k++) {
+			for (unsigned int half = 0; half < 2; half++) {
+				bool ccid = (k & 1) == half;
+				double t0 = now_s(), t;
+
+				do {
+					if (ccid) {
+						echo_once(&c);
+						nc++;
+					} else {
+						loop_once(c.sz, nl++);
+					}
+					t = now_s() - t0;
+				} while (t < burst);
+				*(ccid ? &tc : &tl) += t;
+			}
+		}
+		bench_line("ccid", c.sz, nc, tc, echo_bytes(&c));
+		bench_line("loopback", c.sz, nl, tl, 2.0 * c.sz);
 	}
 }
 
@@ -1437,6 +1561,7 @@ static void usage(int status)
 		"usage: %s test     [-d VID:PID] [-A ATRHEX] [-c FIFO] [-F] [-v]\n"
 		"       %s bench    [-d VID:PID] [-t SECS] [-s SIZE,...]\n"
 		"       %s loopback [-d VID:PID] [-t SECS] [-s SIZE,...]\n"
+		"       %s pair     [-d VID:PID] [-t SECS] [-s SIZE,...] [-b SECS]\n"
 		"       %s xfr      [-d VID:PID] [-S SLOT] APDUHEX|-\n"
 		"       %s fuzz     [-d VID:PID] [-t SECS] [-x SEED]\n"
 		"       %s atr      [-d VID:PID] [-S SLOT]   (power on, print the ATR)\n"
@@ -1450,10 +1575,12 @@ static void usage(int status)
 		"  -c FIFO     ccid-testcard control FIFO: also test hot-plug\n"
 		"  -F          test: the reader is fresh (nobody used it since it was\n"
 		"              connected): no NotifySlotChange may be waiting\n"
-		"  -t SECS     bench: seconds per size; fuzz: duration (default 5)\n"
+		"  -t SECS     bench: seconds per size (pair: per path); fuzz: duration\n"
+		"              (default 5)\n"
+		"  -b SECS     pair: length of one burst of one path (default 0.2)\n"
 		"  -s SIZES    bench sizes in bytes (default 10,261,65544)\n"
 		"  -x SEED     fuzz: random seed (default 1)\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(status);
 }
 
@@ -1464,7 +1591,7 @@ int main(int argc, char **argv)
 	unsigned int vid, pid;
 	uint32_t sizes[16];
 	int nsizes = 0, opt, wait_s = 10, r, slot = 0, count = 100;
-	double secs = 5;
+	double secs = 5, burst = 0.2;
 	uint64_t seed = 1;
 
 	if (argc < 2)
@@ -1473,8 +1600,9 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "-h") || !strcmp(mode, "--help"))
 		usage(0);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "d:i:n:w:A:c:t:s:S:x:vF")) != -1) {
+	while ((opt = getopt(argc, argv, "b:d:i:n:w:A:c:t:s:S:x:vF")) != -1) {
 		switch (opt) {
+		case 'b': burst = atof(optarg); break;
 		case 'd': dev = optarg; break;
 		case 'i': want_if_index = atoi(optarg); break;
 		case 'n': count = atoi(optarg); break;
@@ -1536,6 +1664,11 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "loopback")) {
 		open_device((uint16_t)vid, (uint16_t)pid, 0xff, wait_s);
 		bench_loop(sizes, nsizes, secs);
+		r = 0;
+	} else if (!strcmp(mode, "pair")) {
+		open_device((uint16_t)vid, (uint16_t)pid, 0x0b, wait_s);
+		claim_loopback();
+		bench_pair(sizes, nsizes, secs, burst);
 		r = 0;
 	} else if (!strcmp(mode, "powercycle")) {
 		/* -n times IccPowerOn + IccPowerOff on slot -S, every reply
