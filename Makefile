@@ -94,13 +94,15 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 # CI's 75 minutes three times on 2 cores under TCG, where the sanitizer
 # kernel runs about three times slower. 6.1 runs every file. 6.12 runs the
 # module's own files and the two remote paths. The sanitizer kernel runs
-# the runner's self-test, the defects, fault injection and lifecycle
-# (docs/testing.md says why not more yet); the
-# ccidctl files (userspace, the same on every kernel) run on 6.1.
+# the runner's self-test, the defects, fault injection, lifecycle and
+# the module's own data-path files (raw USB, chaining, pcsc-basic,
+# configfs); docs/testing.md says what stays out and why. The ccidctl
+# files and systemd.t (userspace, the same on every kernel) run on 6.1.
 # FULL=1 runs every file on every kernel.
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
 	usbip usbredir
-VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle
+VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle rawusb \
+	chaining pcsc-basic configfs
 vm_subset = $(filter $(patsubst %,tests/vm/%.t,$(1)),$(VM_TESTS))
 ifeq ($(FULL),1)
 VM_TESTS_FOR =
