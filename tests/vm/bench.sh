@@ -32,42 +32,6 @@ lsmod | grep -q '^usb_f_ccid ' || { echo "bench: usb_f_ccid is not loaded"; exit
 rc=0
 : > /tmp/bench.all
 
-# One gadget with both functions, ccid.b (one slot) and the Loopback
-# (usb_f_ss_lb), each its own interface, so that ccid-rawusb's pair mode
-# can take the two in turn within a second
-pair_up() {
-	modprobe usb_f_ss_lb 2>/dev/null
-	g=$CFS/g_b
-	mkdir -p "$g/strings/0x409" "$g/configs/c.1/strings/0x409" || return 1
-	echo "$CCID_VID" > "$g/idVendor"
-	echo "$CCID_PID" > "$g/idProduct"
-	echo 0x0200 > "$g/bcdUSB"
-	echo "$1" > "$g/max_speed"
-	echo "ccid-gadget" > "$g/strings/0x409/manufacturer"
-	echo "ccid + Loopback bench" > "$g/strings/0x409/product"
-	echo "0001" > "$g/strings/0x409/serialnumber"
-	echo "bench" > "$g/configs/c.1/strings/0x409/configuration"
-	mkdir -p "$g/functions/ccid.b" "$g/functions/Loopback.b" || return 1
-	echo 1 > "$g/functions/ccid.b/nslots" || return 1
-	echo "${LB_BUFLEN:-65536}" > "$g/functions/Loopback.b/bulk_buflen" || return 1
-	echo "${LB_QLEN:-32}" > "$g/functions/Loopback.b/qlen" || return 1
-	ln -s "$g/functions/ccid.b" "$g/configs/c.1/" || return 1
-	ln -s "$g/functions/Loopback.b" "$g/configs/c.1/" || return 1
-	udc_bind "$g" || return 1
-	udev_settle
-}
-
-pair_down() {
-	g=$CFS/g_b
-	[ -d "$g" ] || return 0
-	echo "" > "$g/UDC" 2>/dev/null
-	rm -f "$g/configs/c.1/ccid.b" "$g/configs/c.1/Loopback.b"
-	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" 2>/dev/null
-	rmdir "$g/functions/ccid.b" "$g/functions/Loopback.b" 2>/dev/null
-	rmdir "$g/strings/0x409" "$g" 2>/dev/null
-	[ ! -d "$g" ]
-}
-
 # raw SPEED ROUND: the ccid function and the loopback floor in turn
 raw() {
 	sp=$1

@@ -211,40 +211,39 @@ ensure_configfs() {
 	[ -d "$CFS" ]
 }
 
-# loopback_up: a second gadget with the kernel's Loopback function
-# (usb_f_ss_lb), VID:PID 0525:a4a0, bound to ${LB_UDC:-dummy_udc.0}.
-# bulk_buflen 65536 so that a 64 KiB transfer is one request.
-LB_VID=0x0525
-LB_PID=0xa4a0
-loopback_up() {
-	ensure_configfs || return 1
+# pair_up SPEED: one gadget "b" with two functions, ccid.b (one slot) and
+# the kernel's Loopback (usb_f_ss_lb, bulk_buflen 65536 so that a 64 KiB
+# transfer is one request), each its own interface, at SPEED: the bench's
+# floor beside the module (ccid-rawusb pair takes the two in turn)
+pair_up() {
 	modprobe usb_f_ss_lb 2>/dev/null
-	g=$CFS/g_loop
-	mkdir -p "$g" || return 1
-	echo "$LB_VID" > "$g/idVendor"
-	echo "$LB_PID" > "$g/idProduct"
+	g=$CFS/g_b
+	mkdir -p "$g/strings/0x409" "$g/configs/c.1/strings/0x409" || return 1
+	echo "$CCID_VID" > "$g/idVendor"
+	echo "$CCID_PID" > "$g/idProduct"
 	echo 0x0200 > "$g/bcdUSB"
-	[ -n "${CCID_MAX_SPEED:-}" ] && echo "$CCID_MAX_SPEED" > "$g/max_speed"
-	mkdir -p "$g/strings/0x409"
-	echo "ccid-gadget tests" > "$g/strings/0x409/manufacturer"
-	echo "Loopback floor" > "$g/strings/0x409/product"
-	mkdir -p "$g/functions/Loopback.0" || return 1
-	echo "${LB_BUFLEN:-65536}" > "$g/functions/Loopback.0/bulk_buflen" || return 1
-	echo "${LB_QLEN:-32}" > "$g/functions/Loopback.0/qlen" || return 1
-	mkdir -p "$g/configs/c.1/strings/0x409"
-	echo "Loopback" > "$g/configs/c.1/strings/0x409/configuration"
-	ln -s "$g/functions/Loopback.0" "$g/configs/c.1/" || return 1
-	udc_bind "$g" "${LB_UDC:-dummy_udc.0}" || return 1
-	wait_for 10 lsusb -d "${LB_VID#0x}:${LB_PID#0x}"
+	echo "$1" > "$g/max_speed"
+	echo "ccid-gadget" > "$g/strings/0x409/manufacturer"
+	echo "ccid + Loopback bench" > "$g/strings/0x409/product"
+	echo "0001" > "$g/strings/0x409/serialnumber"
+	echo "bench" > "$g/configs/c.1/strings/0x409/configuration"
+	mkdir -p "$g/functions/ccid.b" "$g/functions/Loopback.b" || return 1
+	echo 1 > "$g/functions/ccid.b/nslots" || return 1
+	echo "${LB_BUFLEN:-65536}" > "$g/functions/Loopback.b/bulk_buflen" || return 1
+	echo "${LB_QLEN:-32}" > "$g/functions/Loopback.b/qlen" || return 1
+	ln -s "$g/functions/ccid.b" "$g/configs/c.1/" || return 1
+	ln -s "$g/functions/Loopback.b" "$g/configs/c.1/" || return 1
+	udc_bind "$g" || return 1
+	udev_settle
 }
 
-loopback_down() {
-	g=$CFS/g_loop
+pair_down() {
+	g=$CFS/g_b
 	[ -d "$g" ] || return 0
 	echo "" > "$g/UDC" 2>/dev/null
-	rm -f "$g/configs/c.1/Loopback.0"
+	rm -f "$g/configs/c.1/ccid.b" "$g/configs/c.1/Loopback.b"
 	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" 2>/dev/null
-	rmdir "$g/functions/Loopback.0" 2>/dev/null
+	rmdir "$g/functions/ccid.b" "$g/functions/Loopback.b" 2>/dev/null
 	rmdir "$g/strings/0x409" "$g" 2>/dev/null
 	[ ! -d "$g" ]
 }
