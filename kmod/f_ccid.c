@@ -134,6 +134,9 @@ static DECLARE_WAIT_QUEUE_HEAD(ccidg_nodes_wq);
 static unsigned int dbg_queue_delay_us;
 module_param(dbg_queue_delay_us, uint, 0644);
 MODULE_PARM_DESC(dbg_queue_delay_us, "test builds: delay before each usb_ep_queue()");
+static unsigned int dbg_queue_stall_us;
+module_param(dbg_queue_stall_us, uint, 0644);
+MODULE_PARM_DESC(dbg_queue_stall_us, "test builds: delay the next usb_ep_queue() only");
 static unsigned int dbg_fail_queue;
 module_param(dbg_fail_queue, uint, 0644);
 MODULE_PARM_DESC(dbg_fail_queue,
@@ -341,6 +344,8 @@ static int ccid_dbg_queue(struct f_ccid *cc, struct usb_ep *ep)
 	unsigned int bit = ep == cc->in_ep ? 1 : ep == cc->out_ep ? 2 : 4;
 	unsigned int us = READ_ONCE(dbg_queue_delay_us);
 
+	/* one call only: several in a row, with interrupts off, would stall RCU */
+	us += xchg(&dbg_queue_stall_us, 0);
 	if (us) {
 		mdelay(us / 1000);
 		udelay(us % 1000);

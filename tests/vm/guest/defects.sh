@@ -18,6 +18,7 @@ P=/sys/module/usb_f_ccid/parameters
 rmmod usb_f_ccid || bail "cannot unload usb_f_ccid"
 insmod "$KO_WIN" || bail "cannot load $KO_WIN"
 [ -w "$P/dbg_queue_delay_us" ] || bail "the test build has no dbg_queue_delay_us knob"
+[ -w "$P/dbg_queue_stall_us" ] || bail "the test build has no dbg_queue_stall_us knob"
 
 # features must not offer what the function does not do: remote wakeup
 # (dwFeatures 0x00100000) is not implemented
@@ -82,12 +83,12 @@ echo 0 > "$P/dbg_queue_delay_us"
 "$RAWUSB" bench -t 8 -s 10 > /tmp/bench.out 2>&1 &
 BPID=$!
 sleep 2
-echo 2500000 > "$P/dbg_queue_delay_us"
+echo 2500000 > "$P/dbg_queue_stall_us"
 sleep 0.2
+check "the next queue call took the 2.5 s stall" test "$(cat "$P/dbg_queue_stall_us")" = 0
 t0=$(uptime_s)
 echo "" > "$CFS/g_d/UDC"
 t1=$(uptime_s)
-echo 0 > "$P/dbg_queue_delay_us"
 wait "$BPID"
 diag "unbind took $((t1 - t0)) s"
 check "unbind during a slow usb_ep_queue() completes" test -z "$(cat "$CFS/g_d/UDC")"
