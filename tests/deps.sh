@@ -3,7 +3,8 @@
 #
 # make deps: install the Debian packages ccid-gadget needs to build, test
 # and run its demo. Idempotent and quiet when nothing is missing; works as
-# root or through sudo; runs apt-get update only when it must install.
+# root or through sudo; runs apt-get update only when it must install or
+# download.
 set -u
 
 pkgs=(
@@ -35,6 +36,23 @@ pkgs=(
 	perl
 )
 
+# libvirtd for tests/vm/libvirt.t: downloaded here, never installed on this
+# machine (it would start a libvirtd here); the test VM installs them on its
+# tmpfs overlay, with apt resolving against the same dpkg database
+libvirt_pkgs=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
+debcache=${CCID_DEBCACHE:-/var/cache/ccid-gadget/debs}
+
+sudo=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "deps: not root and no sudo: run 'make deps' as root" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+updated=0
+
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
@@ -43,23 +61,35 @@ for p in "${pkgs[@]}"; do
 	*) missing+=("$p") ;;
 	esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "deps: installing ${missing[*]}"
-sudo=
-if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null || {
-		echo "deps: not root and no sudo: install as root: apt-get install ${missing[*]}" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+	updated=1
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ccid-deps.$$.log 2>&1 || {
+		tail -n 30 /tmp/ccid-deps.$$.log >&2
+		echo "deps: apt-get install failed (log: /tmp/ccid-deps.$$.log)" >&2
 		exit 1
 	}
-	sudo=sudo
+	rm -f /tmp/ccid-deps.$$.log
+	echo "deps: done"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ccid-deps.$$.log 2>&1 || {
-	tail -n 30 /tmp/ccid-deps.$$.log >&2
-	echo "deps: apt-get install failed (log: /tmp/ccid-deps.$$.log)" >&2
-	exit 1
+
+# quiet and offline when every package is in the cache already
+download() {
+	$sudo mkdir -p "$debcache/partial" &&
+	$sudo apt-get install -y -qq --no-install-recommends --download-only \
+		-o Dir::Cache::archives="$debcache" -o APT::Sandbox::User=root \
+		"${libvirt_pkgs[@]}" >/tmp/ccid-deps.$$.log 2>&1
 }
+if ! download; then
+	if [ $updated -eq 0 ]; then
+		echo "deps: fetching ${libvirt_pkgs[*]} into $debcache (for the VM)"
+		$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+	fi
+	download || {
+		tail -n 30 /tmp/ccid-deps.$$.log >&2
+		echo "deps: downloading ${libvirt_pkgs[*]} into $debcache failed (log: /tmp/ccid-deps.$$.log)" >&2
+		exit 1
+	}
+fi
 rm -f /tmp/ccid-deps.$$.log
-echo "deps: done"

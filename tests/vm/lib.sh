@@ -201,6 +201,13 @@ need_tool() {
 	done
 }
 
+# no_mandb: dpkg in this VM does not make man-db rebuild its index (its
+# trigger runs mandb over every manual page, minutes under TCG; man
+# finds a page without the index). Only this VM's overlay changes.
+no_mandb() {
+	rm -f /var/lib/man-db/auto-update
+}
+
 # ensure_configfs: configfs mounted (it may be a module loaded only with
 # libcomposite, after an early mount attempt failed)
 ensure_configfs() {

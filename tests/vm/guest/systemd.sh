@@ -38,6 +38,7 @@ ls "$DEB"/ccidctl_*_amd64.deb >/dev/null 2>&1 ||
 lsmod | grep -q '^usb_f_ccid ' || bail "usb_f_ccid is not loaded"
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 
+no_mandb
 dpkg -i "$DEB"/ccidctl_*_amd64.deb > /tmp/dpkg.log 2>&1
 rc=$?
 check "dpkg -i ccidctl under a running systemd: exit 0 ($rc)" test "$rc" -eq 0
