@@ -42,14 +42,16 @@ pkgs=(
 libvirt_pkgs=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
 debcache=${CCID_DEBCACHE:-/var/cache/ccid-gadget/debs}
 
+# sudo when not root; only asked for when something must be installed or
+# downloaded
 sudo=
-if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null || {
-		echo "deps: not root and no sudo: run 'make deps' as root" >&2
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+need_root() {
+	[ -z "$sudo" ] || command -v sudo >/dev/null || {
+		echo "deps: not root and no sudo: run 'make deps' as root ($1)" >&2
 		exit 1
 	}
-	sudo=sudo
-fi
+}
 export DEBIAN_FRONTEND=noninteractive
 updated=0
 
@@ -63,6 +65,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
+	need_root "to install ${missing[*]}"
 	$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
 	updated=1
 	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ccid-deps.$$.log 2>&1 || {
@@ -74,19 +77,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: done"
 fi
 
-# quiet and offline when every package is in the cache already
+# quiet and offline when every package is in the cache already (then it
+# needs no root either: nothing is written)
 download() {
-	$sudo mkdir -p "$debcache/partial" &&
-	$sudo apt-get install -y -qq --no-install-recommends --download-only \
+	pre=$1
+	shift
+	$pre mkdir -p "$debcache/partial" &&
+	$pre apt-get install -y -qq --no-install-recommends --download-only \
 		-o Dir::Cache::archives="$debcache" -o APT::Sandbox::User=root \
-		"${libvirt_pkgs[@]}" >/tmp/ccid-deps.$$.log 2>&1
+		"$@" "${libvirt_pkgs[@]}" >/tmp/ccid-deps.$$.log 2>&1
 }
-if ! download; then
+if [ -n "$sudo" ] && download "" -o Debug::NoLocking=1 2>/dev/null; then
+	:
+elif ! { need_root "to download ${libvirt_pkgs[*]}"; download "$sudo"; }; then
 	if [ $updated -eq 0 ]; then
 		echo "deps: fetching ${libvirt_pkgs[*]} into $debcache (for the VM)"
 		$sudo apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
 	fi
-	download || {
+	download "$sudo" || {
 		tail -n 30 /tmp/ccid-deps.$$.log >&2
 		echo "deps: downloading ${libvirt_pkgs[*]} into $debcache failed (log: /tmp/ccid-deps.$$.log)" >&2
 		exit 1
