@@ -286,9 +286,16 @@ run_tap() {
 	return "$_rc"
 }
 
-# pcsc_py CHECK ARGS...: a check from ccid_pcsc.py (pyscard through pcscd)
+# pcsc_py CHECK ARGS...: a check from ccid_pcsc.py (pyscard through pcscd);
+# when it fails, the end of pcscd's debug log follows, for the cause
 pcsc_py() {
 	run_tap "ccid_pcsc.py $*" /usr/bin/python3 "$CCID_REPO/tests/vm/ccid_pcsc.py" "$@"
+	_prc=$?
+	if grep -q '^not ok' /tmp/run_tap.out && [ -r /tmp/pcscd.log ]; then
+		diag "the last 40 lines of pcscd's log:"
+		tail -n 40 /tmp/pcscd.log | sed 's/^/#   /'
+	fi
+	return "$_prc"
 }
 
 TESTCARD=$CCID_BUILD/tests/ccid-testcard
