@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Guest side of libvirt.t: the ccidctl package of `make deb` and Debian's
-# libvirtd (the packages that `make deps` keeps in
-# /var/cache/ccid-gadget/debs) are installed on the VM's overlay, libvirtd
-# and virtlogd are started as root, the way Debian's init scripts start
-# them, and libvirtd runs the package's hook as it runs hooks on a user's
-# machine. (Not under systemd as PID 1: there every package's maintainer
-# scripts reload systemd, about half a minute each under TCG, which made
-# the installation alone take over ten minutes; tests/vm/systemd.t covers
-# the units.)
+# Guest side of libvirt.t: tests/vm/pkgroot --libvirt has installed the
+# ccidctl package of `make deb` and Debian's libvirtd (the packages that
+# `make deps` keeps in /var/cache/ccid-gadget/debs) with dpkg and apt-get
+# in a copy-on-write root on the host, at the host's speed, and the VM
+# boots that root. Here libvirtd and virtlogd are started as root, the way
+# Debian's init scripts start them, and libvirtd runs the package's hook
+# as it runs hooks on a user's machine. (Not under systemd as PID 1: there
+# every package's maintainer scripts reload systemd, about half a minute
+# each under TCG; tests/vm/systemd.t covers the units.)
 #
 # 1. virsh define a domain whose reader and card are in <metadata>
 #    <ccid:devices>: dumpxml keeps them, and ccidctl reads them from there.
@@ -22,7 +22,6 @@
 . "$CCID_REPO/tests/vm/ccidctl-e2e.sh"
 CCIDCTL=/usr/sbin/ccidctl	# the package's, as the hook runs it
 
-DEB=$CCID_BUILD/deb
 DEBS=${CCID_DEBCACHE:-/var/cache/ccid-gadget/debs}
 XML=$CCID_REPO/tests/vm/xml/libvirt-domain.xml
 BAD=$CCID_REPO/tests/vm/xml/libvirt-badcard.xml
@@ -43,34 +42,21 @@ gadgets() {
 	ls -d "$CFS"/ccidctl-* 2>/dev/null
 }
 
-need_tool dpkg apt-get lsusb qemu-system-x86_64
+PR=/var/log/ccid-pkgroot
+
+need_tool lsusb qemu-system-x86_64
 lsmod | grep -q '^usb_f_ccid ' || bail "usb_f_ccid is not loaded"
-ls "$DEB"/ccidctl_*_amd64.deb >/dev/null 2>&1 ||
-	bail "no ccidctl package in $DEB: run 'make deb' (make tests-build does)"
-ls "$DEBS"/libvirt-daemon-system_*.deb >/dev/null 2>&1 ||
-	dpkg-query -W -f='${Status}' libvirt-daemon-system 2>/dev/null | grep -q 'ok installed' ||
-	bail "no libvirt packages in $DEBS: run 'make deps' (it downloads them there)"
+[ -r "$PR/dpkg.rc" ] || bail "no $PR/dpkg.rc: run this under tests/vm/pkgroot --libvirt (libvirt.t does)"
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-export DEBIAN_FRONTEND=noninteractive
 
-# the hook first: libvirtd looks for hook scripts when it starts
-no_mandb
-dpkg -i "$DEB"/ccidctl_*_amd64.deb > /tmp/dpkg.log 2>&1
-rc=$?
-check "dpkg -i ccidctl: exit 0 ($rc)" test "$rc" -eq 0
-[ "$rc" -eq 0 ] || show_log /tmp/dpkg.log
+rc=$(cat "$PR/dpkg.rc")
+check "dpkg -i ccidctl (in the root, on the host): exit 0 ($rc)" test "$rc" = 0
+[ "$rc" = 0 ] || show_log "$PR/dpkg.log"
 check "the hook is in libvirt's hooks/qemu.d, executable" test -x "$HOOK"
-
-t0=$(uptime_s)
-apt-get install -y -q --no-install-recommends --no-download \
-	-o Dir::Cache::archives="$DEBS" -o APT::Sandbox::User=root \
-	libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu \
-	> /tmp/apt.log 2>&1
-rc=$?
-diag "apt-get install of libvirtd took $(($(uptime_s) - t0)) s"
-[ "$rc" -eq 0 ] || show_log /tmp/apt.log
-check "apt-get install libvirt-daemon-system, offline from $DEBS: exit 0 ($rc)" test "$rc" -eq 0
-[ "$rc" -eq 0 ] || bail "no libvirtd"
+rc=$(cat "$PR/apt.rc" 2>/dev/null)
+diag "$(tail -n 1 "$PR/apt.log" 2>/dev/null)"
+check "apt-get install libvirt-daemon-system, offline from $DEBS: exit 0 (${rc:-none})" test "$rc" = 0
+[ "$rc" = 0 ] || { show_log "$PR/apt.log"; bail "no libvirtd"; }
 
 # This VM has no AppArmor userspace (apparmor_parser), which libvirt's
 # AppArmor driver would need for every domain: the test is about the hook
