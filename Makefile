@@ -104,7 +104,7 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
 	usbip usbredir packages
 VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle rawusb \
-	chaining pcsc-basic configfs
+	chaining pcsc-basic configfs ccidctl-faults ccidctl-reload packages libvirt
 vm_subset = $(filter $(patsubst %,tests/vm/%.t,$(1)),$(VM_TESTS))
 ifeq ($(FULL),1)
 VM_TESTS_FOR =
