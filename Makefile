@@ -96,10 +96,10 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 # module's own files and the two remote paths. The sanitizer kernel runs
 # the runner's self-test, the defects, fault injection, lifecycle and
 # the module's own data-path files (raw USB, chaining, pcsc-basic,
-# configfs); docs/testing.md says what stays out and why. 6.12 runs the
-# packages too (DKMS builds the module for it). The ccidctl files,
-# systemd.t and libvirt.t (userspace, the same on every kernel) run on
-# 6.1.
+# configfs), ccidctl-faults, ccidctl-reload, packages and libvirt;
+# docs/testing.md says what stays out and why. 6.12 runs the packages too
+# (DKMS builds the module for it). The other ccidctl files and systemd.t
+# (userspace, the same on every kernel) run on 6.1.
 # FULL=1 runs every file on every kernel.
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
 	usbip usbredir packages
