@@ -93,18 +93,19 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 # What each kernel runs (docs/testing.md): the whole suite does not fit
 # CI's 75 minutes three times on 2 cores under TCG, where the sanitizer
 # kernel runs about three times slower. 6.1 runs every file. 6.12 runs the
-# module's own files and the two remote paths. The sanitizer kernel runs
-# the runner's self-test, the defects, fault injection, lifecycle and
-# the module's own data-path files (raw USB, chaining, pcsc-basic,
-# configfs), ccidctl-faults, ccidctl-reload, packages and libvirt;
+# module's own files and USB/IP (usbip-vudc is 6.12's own; usbredir's
+# reader side is userspace on dummy_hcd, and runs on 6.1). The sanitizer
+# kernel runs the runner's self-test, the defects, fault injection,
+# lifecycle, the module's own data-path files (raw USB, chaining,
+# pcsc-basic, configfs) and ccidctl-faults (a daemon that dies or fails);
 # docs/testing.md says what stays out and why. 6.12 runs the packages too
-# (DKMS builds the module for it). The other ccidctl files and systemd.t
-# (userspace, the same on every kernel) run on 6.1.
+# (DKMS builds the module for it). The other files (userspace, the same
+# on every kernel) run on 6.1.
 # FULL=1 runs every file on every kernel.
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
-	usbip usbredir packages
+	usbip packages
 VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle rawusb \
-	chaining pcsc-basic configfs ccidctl-faults ccidctl-reload packages libvirt
+	chaining pcsc-basic configfs ccidctl-faults
 vm_subset = $(filter $(patsubst %,tests/vm/%.t,$(1)),$(VM_TESTS))
 ifeq ($(FULL),1)
 VM_TESTS_FOR =
