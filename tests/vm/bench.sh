@@ -23,7 +23,7 @@ SECS=${1:-5}
 RAW_ROUNDS=${2:-5}
 BURST=${BENCH_BURST:-0.2}
 SIZES=10,261,65544
-BENCHPY="/usr/bin/python3 $CCID_REPO/tests/vm/ccid_bench.py"
+BENCHPY="$PY $CCID_REPO/tests/vm/ccid_bench.py"
 ensure_configfs || { echo "bench: configfs not mounted"; exit 1; }
 for t in "$TESTCARD" "$RAWUSB"; do
 	[ -x "$t" ] || { echo "bench: $t missing (run make)"; exit 1; }

@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 
-from smartcard import scard as S
+import pyscard_direct
+S = pyscard_direct.scard()
 import pcsc_readers
 
 

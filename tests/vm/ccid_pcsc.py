@@ -36,7 +36,8 @@ import time
 TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
 
 try:
-    from smartcard import scard as S
+    import pyscard_direct
+    S = pyscard_direct.scard()
     import pcsc_readers
 except ImportError as e:  # a missing tool is a failure, said clearly
     print("not ok - pyscard importable (python3-pyscard): %s" % e)

@@ -13,7 +13,7 @@ CCIDCTL_LOG=/tmp/ccidctl.log
 
 # pcsc ARGS...: tests/vm/ccidctl_pcsc.py (pyscard through pcscd)
 pcsc() {
-	/usr/bin/python3 "$CCID_REPO/tests/vm/ccidctl_pcsc.py" "$@"
+	$PY "$CCID_REPO/tests/vm/ccidctl_pcsc.py" "$@"
 }
 
 # pcsc_check DESC ARGS...: a ccidctl_pcsc.py call as one test, its

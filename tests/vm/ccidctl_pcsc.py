@@ -32,7 +32,8 @@ import os
 TSCALE = float(os.environ.get("CCID_TSCALE", "1"))
 
 try:
-    from smartcard import scard as S
+    import pyscard_direct
+    S = pyscard_direct.scard()
     import pcsc_readers
 except ImportError as e:
     print("ccidctl_pcsc.py: pyscard (python3-pyscard) not importable: %s" % e,

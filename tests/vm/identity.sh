@@ -20,9 +20,9 @@ for id in 08e6:4433 0e0f:0004 0d46:3010 1d6b:0104; do
 	: > "$TC_LOG"
 	testcard_start "$DEV" || bail "ccid-testcard did not start"
 	pcscd_usb_only || bail "pcscd did not start"
-	if /usr/bin/python3 "$CCID_REPO/tests/vm/ccid_pcsc.py" present 0 "" 10 > /tmp/id.out 2>&1; then
+	if $PY "$CCID_REPO/tests/vm/ccid_pcsc.py" present 0 "" 10 > /tmp/id.out 2>&1; then
 		driven=yes
-		/usr/bin/python3 "$CCID_REPO/tests/vm/ccid_pcsc.py" apdus 0 > /tmp/id.apdus 2>&1
+		$PY "$CCID_REPO/tests/vm/ccid_pcsc.py" apdus 0 > /tmp/id.apdus 2>&1
 		napdu_ok=$(grep -c '^ok' /tmp/id.apdus)
 		napdu_bad=$(grep -c '^not ok' /tmp/id.apdus)
 	else

@@ -112,7 +112,7 @@ now_ms() {
 
 CACATR=3B7A18000073667465206364313434
 TCATR0=3B8180010000
-PAIRPY="/usr/bin/python3 $CCID_REPO/tests/vm/pair_pcsc.py"
+PAIRPY="$PY $CCID_REPO/tests/vm/pair_pcsc.py"
 
 # listening PORT: something listens on TCP PORT (any address) here
 listening() {

@@ -68,7 +68,7 @@ wait_for 10 test -S /tmp/floor.sock || fail "pt-floor did not listen"
 "$PROVIDER" --echo --connect unix:/tmp/floor.sock 2>>/tmp/provider.log &
 P3=$!
 pcscd_usb_only || fail "pcscd did not start"
-wait_for 30 sh -c "/usr/bin/python3 $CCID_REPO/tests/vm/ccidctl_pcsc.py count 4 1" ||
+wait_for 30 sh -c "$PY $CCID_REPO/tests/vm/ccidctl_pcsc.py count 4 1" ||
 	{ cat /tmp/floor.log; fail "pcscd does not have the four readers with their cards"; }
 
 echo "bench-ctl: $ROUNDS runs of $SECS s, APDU $APDU, ATR $ATR, bursts of 200 ms in turn"

@@ -39,9 +39,9 @@ round() {
 	_lst=$(printf '%s\n' "$_lo" | sed -n 's/.*listed=\([0-9]*\).*/\1/p')
 	echo "bench attach path=$_path round=$_n command_ms=$((_t1 - _t0)) bus_ms=$((_bus - _t0)) listed_ms=$((_lst - _t0))"
 	if [ "$_n" = 1 ]; then
-		/usr/bin/python3 "$CCID_REPO/tests/vm/ccid_pcsc.py" present 0 "$TCATR0" 30 > /dev/null ||
+		$PY "$CCID_REPO/tests/vm/ccid_pcsc.py" present 0 "$TCATR0" 30 > /dev/null ||
 			bail "$_path: no card"
-		_out=$(/usr/bin/python3 "$CCID_REPO/tests/vm/ccid_bench.py" apdus 0 "$SECS" 2>&1)
+		_out=$($PY "$CCID_REPO/tests/vm/ccid_bench.py" apdus 0 "$SECS" 2>&1)
 		echo "bench $_path $_out"
 	fi
 }

@@ -21,7 +21,7 @@ gadget_up b 1 || bail "gadget_up failed"
 DEV=$(ccid_dev b) || bail "no /dev/ccidg"
 testcard_start "$DEV" -s 0 || bail "ccid-testcard did not start"
 pcscd_usb_only || wait_for 60 test -S /run/pcscd/pcscd.comm || bail "pcscd did not start"
-out=$(/usr/bin/python3 "$CCID_REPO/tests/vm/ccid_bench.py" apdus 0 "$SECS" 2>&1)
+out=$($PY "$CCID_REPO/tests/vm/ccid_bench.py" apdus 0 "$SECS" 2>&1)
 echo "bench local $out"
 stop_pcscd
 

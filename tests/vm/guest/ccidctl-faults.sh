@@ -31,7 +31,7 @@
 ONLY=" $* "
 # want NAME: the scenario is to run
 want() { [ "$ONLY" = "  " ] || case $ONLY in *" $1 "*) true ;; *) false ;; esac; }
-PEER="/usr/bin/python3 $CCID_REPO/tests/vm/vscard_peer.py"
+PEER="$PY $CCID_REPO/tests/vm/vscard_peer.py"
 CACATR=3B7A18000073667465206364313434
 NS="xmlns:ccid='http://ccid-gadget.invalid/xmlns/ccidctl/1'"
 
@@ -79,7 +79,7 @@ peer_stop() {
 # fails_fast DESC MAX-S: one APDU through pcscd fails, and the transmit
 # alone (not the Python start-up) takes at most MAX-S seconds
 fails_fast() {
-	timeout 60 /usr/bin/python3 "$CCID_REPO/tests/vm/ccidctl_pcsc.py" transmit '#0' \
+	timeout 60 $PY "$CCID_REPO/tests/vm/ccidctl_pcsc.py" transmit '#0' \
 		00A4040007A0000000790100 > /tmp/apdu.out 2>&1
 	sed 's/^/#   /' /tmp/apdu.out
 	_t=$(awk '/^transmit took/ { print $3 }' /tmp/apdu.out)
@@ -130,7 +130,7 @@ pcsc_check "the provider gone, its card leaves" wait '#0' absent 15
 peer n noinit --connect 127.0.0.1:20201 --seconds 30
 pcsc_check "fidelity: a provider that sends ReaderAdd and ATR without Init is served (QEMU needs no Init)" \
 	wait '#0' present 20 "$CACATR"
-timeout 30 /usr/bin/python3 "$CCID_REPO/tests/vm/ccidctl_pcsc.py" script '#0' /tmp/select.apdu > /tmp/apdu.out 2>&1
+timeout 30 $PY "$CCID_REPO/tests/vm/ccidctl_pcsc.py" script '#0' /tmp/select.apdu > /tmp/apdu.out 2>&1
 sed 's/^/#   /' /tmp/apdu.out
 check "... and its card answers" grep -q -- '-> 90 00' /tmp/apdu.out
 peer_stop n

@@ -273,7 +273,7 @@ check "the reader leaves the USB bus" \
 # pcscd + libccid sometimes keep a removed multi-slot reader (1 run in 8
 # seen: libccid's Multi_ReadProc loops on LIBUSB_ERROR_NO_DEVICE); that is
 # the host stack's, not ours, so it is reported, not asserted.
-if ! /usr/bin/python3 "$CCID_REPO/tests/vm/ccidctl_pcsc.py" count 0 20 >/tmp/pc.out 2>&1; then
+if ! $PY "$CCID_REPO/tests/vm/ccidctl_pcsc.py" count 0 20 >/tmp/pc.out 2>&1; then
 	diag "pcscd still lists readers after the device left the bus; its hotplug lines:"
 	grep -E 'hotplug|Remov|udev|Closing|Stopping|Multi_PollingTerminate|IFDHCloseChannel' /tmp/pcscd.log |
 		tail -n 40 | sed 's/^/#   /'

@@ -17,7 +17,7 @@ ensure_configfs || bail "configfs not mounted"
 need_tool lsusb timeout rmmod insmod /usr/bin/python3 "$TESTCARD" "$RAWUSB"
 lsmod | grep -q '^usb_f_ccid ' || bail "usb_f_ccid is not loaded"
 
-fdpy() { /usr/bin/python3 "$CCID_REPO/tests/vm/ccid_fd.py" 7 "$@" 2>&1; }
+fdpy() { $PY "$CCID_REPO/tests/vm/ccid_fd.py" 7 "$@" 2>&1; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
 gadget_up t 2 || bail "gadget_up failed"
@@ -145,7 +145,7 @@ rc=$?
 TC_PID=
 diag "ccid-testcard exit $rc; $(grep -E 'read failed|poll error|exit' "$TC_LOG" | tail -3 | tr '\n' ' ')"
 check "...with a failure status, not a signal (exit $rc)" test "$rc" -ge 1 -a "$rc" -lt 128
-out=$(/usr/bin/python3 "$CCID_REPO/tests/vm/ccid_fd.py" 8 status 2>&1)
+out=$($PY "$CCID_REPO/tests/vm/ccid_fd.py" 8 status 2>&1)
 diag "read-only descriptor after removal: $out"
 check "the read-only descriptor: an error or an honest offline, empty status" \
 	sh -c 'case "$1" in errno=*|"ok nslots=2 online=0 state=0,0 "*) exit 0;; esac; exit 1' sh "$out"
