@@ -1058,20 +1058,33 @@ static int run_test(const char *fifo, bool fresh)
 		tap(echo_ok(0, 5), "slot 0 works after the late answer");
 	}
 
-	/* time extension while the card thinks */
-	{
+	/*
+	 * Time extension while the card thinks: one a second, so three or
+	 * four in 4 s. A guest that gets no CPU for the whole wait (a loaded
+	 * host under TCG) lets the timer and the card's answer fire together
+	 * and sees none; that round is said and run once more, so that only
+	 * a function that sends none in two rounds fails.
+	 */
+	for (int attempt = 1; attempt <= 2; attempt++) {
 		uint8_t apdu[8] = { 0x00, INS_DELAY, 4, 0, 2, 0xab, 0xcd };
 		uint8_t rsp[16];
 		const char *why = "";
-		double t0 = now_s();
+		double t0 = now_s(), dt;
 
 		text = 0;
 		n = xfr_apdu(0, apdu, 7, rsp, sizeof(rsp), &text, &why);
+		dt = now_s() - t0;
+		if (n == 5 && text == 0 && attempt == 1) {
+			diag("no time extension in %.1f s of waiting: once more",
+			     dt);
+			continue;
+		}
 		tap(n == 5 && rsp[0] == 0 && rsp[1] == 0xab && rsp[2] == 0xcd &&
 		    rsp[3] == 0x90, "an APDU answered after 4 s arrives (%.1f s, %s)",
-		    now_s() - t0, n < 0 ? why : "ok");
+		    dt, n < 0 ? why : "ok");
 		tap(text >= 1, "time extensions were sent while waiting (%d)",
 		    text);
+		break;
 	}
 
 	/* hot-plug through the interrupt endpoint */

@@ -256,43 +256,97 @@ def cmd_apdus(idx):
     S.SCardReleaseContext(ctx)
 
 
-def cmd_concurrent(idxs, secs):
+def concurrent_once(rdrs, secs):
+    """One round: every thread connects, then all send DELAY at once.
+
+    Returns {reader: (response, tag, t_sent, t_answered)}. The clock starts
+    only when every thread holds its card: on the sanitizer kernel a Python
+    thread's context and SCardConnect alone can take seconds.
+    """
     results = {}
-    ctx0 = context()
-    rdrs = [reader(ctx0, i) for i in idxs]
+    gate = threading.Barrier(len(rdrs) + 1)
 
     def worker(rdr):
+        card = None
+        tag = rdr.encode()[-8:]
         try:
             ctx = context()
             card, proto = connect(ctx, rdr)
-            tag = rdr.encode()[-8:]
+        except Exception as e:  # reported below
+            results[rdr] = (None, str(e), 0, 0)
+        try:
+            gate.wait(60 * TSCALE)
+        except threading.BrokenBarrierError:
+            results.setdefault(rdr, (None, "the others never connected",
+                                     0, 0))
+            return
+        if card is None:
+            return
+        try:
             t0 = time.monotonic()
             rsp = transmit(card, proto, apdu(0x16, secs, 0, data=tag, le=0))
-            results[rdr] = (rsp, tag, time.monotonic() - t0)
+            results[rdr] = (rsp, tag, t0, time.monotonic())
             S.SCardDisconnect(card, S.SCARD_LEAVE_CARD)
-        except Exception as e:  # reported below
-            results[rdr] = (None, str(e), 0)
+        except Exception as e:
+            results[rdr] = (None, str(e), 0, 0)
 
     threads = [threading.Thread(target=worker, args=(r,)) for r in rdrs]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
+    try:
+        gate.wait(60 * TSCALE)
+    except threading.BrokenBarrierError:
+        pass
     for t in threads:
-        t.join(secs * 4 + 30)
-    total = time.monotonic() - t0
+        t.join(secs * len(rdrs) * 4 * TSCALE + 30)
+    return results
+
+
+def cmd_concurrent(idxs, secs):
+    """DELAY on several slots at once: the answers come together.
+
+    If the reader ran the commands one after another, each answer would
+    come at least secs after the one before it, however the sends were
+    spread. So the check is that the answers are spread by less than
+    secs / 2 more than the sends were, with the sends within secs / 2 of
+    each other. A machine that stalls a thread for seconds between two
+    sends, or between two threads taking their answers, spoils a round:
+    such a round is said in a diagnostic and run once more. A reader that
+    serialises the commands fails both rounds.
+    """
+    ctx0 = context()
+    rdrs = [reader(ctx0, i) for i in idxs]
+    n = len(rdrs)
+    for attempt in (1, 2):
+        results = concurrent_once(rdrs, secs)
+        answered = all(results.get(r, (None,))[0] is not None for r in rdrs)
+        if not answered:
+            break
+        sent = [results[r][2] for r in rdrs]
+        done = [results[r][3] for r in rdrs]
+        sent_spread = max(sent) - min(sent)
+        done_spread = max(done) - min(done)
+        figures = ("sent within %.2f s, answered within %.2f s, all in "
+                   "%.1f s" % (sent_spread, done_spread,
+                               max(done) - min(sent)))
+        together = (sent_spread < secs / 2 and
+                    done_spread < sent_spread + secs / 2)
+        if together or attempt == 2:
+            break
+        diag("round %d did not show it (%s): once more" % (attempt, figures))
     for rdr in rdrs:
-        rsp, tag, dt = results.get(rdr, (None, "thread hung", 0))
-        want = bytes([slot_of(rdr)]) + (tag if isinstance(tag, bytes) else b"") + b"\x90\x00"
+        rsp, tag, t0, t1 = results.get(rdr, (None, "thread hung", 0, 0))
         if rsp is None:
             ok(False, "%s: delayed APDU answered: %s" % (rdr, tag))
-        else:
-            if rsp != want:
-                diag("got %s want %s" % (hexs(rsp), hexs(want)))
-            ok(rsp == want, "slot %d: delayed answer is its own (%.1f s)" %
-               (slot_of(rdr), dt))
-    ok(total < secs * 1.7,
-       "%d slots busy at once: all answered in %.1f s, not %d s one after "
-       "another" % (len(rdrs), total, secs * len(rdrs)))
+            continue
+        want = bytes([slot_of(rdr)]) + tag + b"\x90\x00"
+        if rsp != want:
+            diag("got %s want %s" % (hexs(rsp), hexs(want)))
+        ok(rsp == want, "slot %d: delayed answer is its own (%.1f s)" %
+           (slot_of(rdr), t1 - t0))
+    if answered:
+        ok(together, "%d slots busy at once: %s, not %d s one after "
+           "another" % (n, figures, secs * n))
 
 
 def cmd_slow(idx, secs):
