@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gadget.h"
@@ -199,6 +200,36 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/*
+ * A gadget's driver is named after its configfs directory
+ * (/sys/bus/gadget/drivers/configfs-gadget.NAME). Taking down a gadget
+ * and making one of the same name again can find the old driver still
+ * there: its release runs late on a kernel with DEBUG_KOBJECT_RELEASE,
+ * and binding meanwhile fails with EEXIST after a sysfs warning. Wait
+ * for it to go, at most GADGET_DRIVER_WAIT_MS; then bind anyway and let
+ * the kernel's error say what is wrong.
+ */
+#define GADGET_DRIVER_WAIT_MS 10000
+
+static void wait_old_driver(const char *gdir)
+{
+	const char *name = strrchr(gdir, '/');
+	struct timespec step = { 0, 100 * 1000 * 1000 };
+	char path[600];
+	int waited;
+
+	snprintf(path, sizeof(path), "/sys/bus/gadget/drivers/configfs-gadget.%s",
+		 name ? name + 1 : gdir);
+	for (waited = 0; access(path, F_OK) == 0; waited += 100) {
+		if (waited >= GADGET_DRIVER_WAIT_MS) {
+			fprintf(stderr, "ccidctl: %s is still there after %d s; binding anyway\n",
+				path, GADGET_DRIVER_WAIT_MS / 1000);
+			return;
+		}
+		nanosleep(&step, NULL);
+	}
+}
+
 static int create(struct gadget *g)
 {
 	char path[512], val[32];
@@ -257,6 +288,7 @@ static int create(struct gadget *g)
 			return err;
 		}
 	}
+	wait_old_driver(g->dir);
 	err = write_attr(g->dir, "UDC", g->udc);
 	if (err) {
 		fprintf(stderr, "ccidctl: cannot bind %s to UDC %s: %s\n", g->dir, g->udc,
