@@ -109,6 +109,16 @@ kill "$USBIPD_PID"
 wait "$USBIPD_PID"
 check "usbipd exits on SIGTERM" test $? -le 143
 # the gadget's driver may outlive the unbind by seconds (DEBUG_KOBJECT_RELEASE)
-check "usbip-vudc unloads: nothing holds it" wait_for 10 rmmod usbip-vudc
+if [ "${CCID_KDEBUG:-0}" = 1 ]; then
+	# There rmmod itself makes DEBUG_OBJECTS report: vudc_remove() frees
+	# struct vudc, timer and all, while DEBUG_KOBJECT_RELEASE still holds
+	# the release of the gadget device embedded in it (a usbip-vudc bug,
+	# docs/testing.md). That nothing holds the module is shown by its
+	# reference count instead.
+	check "usbip-vudc could unload: nothing holds it (refcnt 0; not unloaded on this kernel)" \
+		wait_for 10 grep -qx 0 /sys/module/usbip_vudc/refcnt
+else
+	check "usbip-vudc unloads: nothing holds it" wait_for 10 rmmod usbip-vudc
+fi
 pair_dump
 done_testing
