@@ -152,7 +152,7 @@ fi
 # test), and the unit writes the exit line and powers off as below.
 if [ "${CCID_SYSTEMD:-0}" = 1 ]; then
 	if ! grep -qw cgroup2 /proc/filesystems; then
-		# (the sanitizer kernel is built without cgroups)
+		# (a kernel built without cgroups)
 		echo "guest-init: run-vm --systemd needs cgroups, and kernel $CCID_KVER has none" > "$out"
 		echo "@@CCID-VM-EXIT 99@@" > "$out"
 		poweroff_now
