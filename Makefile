@@ -90,29 +90,8 @@ KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h) Kbuild uapi/linux/usb/g_ccid.h
 # makes. KERNELS= and VM_TESTS= narrow a run.
 KERNELS ?= 6.1 6.12 debug
 VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
-# What each kernel runs (docs/testing.md): the whole suite does not fit
-# CI's 75 minutes three times on 2 cores under TCG, where the sanitizer
-# kernel runs about three times slower. 6.1 runs every file. 6.12 runs the
-# module's own files and USB/IP (usbip-vudc is 6.12's own; usbredir's
-# reader side is userspace on dummy_hcd, and runs on 6.1). The sanitizer
-# kernel runs the runner's self-test, the defects, fault injection,
-# lifecycle, the module's own data-path files (raw USB, chaining,
-# pcsc-basic, configfs) and ccidctl-faults (a daemon that dies or fails);
-# docs/testing.md says what stays out and why. 6.12 runs the packages too
-# (DKMS builds the module for it). The other files (userspace, the same
-# on every kernel) run on 6.1.
-# FULL=1 runs every file on every kernel.
-VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
-	usbip packages
-VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle rawusb \
-	chaining pcsc-basic configfs ccidctl-faults
-vm_subset = $(filter $(patsubst %,tests/vm/%.t,$(1)),$(VM_TESTS))
-ifeq ($(FULL),1)
-VM_TESTS_FOR =
-else
-VM_TESTS_FOR = --tests-for 6.12 "$(call vm_subset,$(VM_TESTS_612_NAMES))" \
-	--tests-for debug "$(call vm_subset,$(VM_TESTS_DEBUG_NAMES))"
-endif
+# Every VM test file runs on every kernel of the matrix (docs/testing.md
+# says how long that takes); KERNELS= and VM_TESTS= narrow a run.
 # VM test files run in parallel, one VM each (two on 2 cores)
 VM_JOBS ?= 2
 MATRIX_KOS := $(patsubst %,$(B)/kmod/%/usb_f_ccid.ko,$(KERNELS))
@@ -224,12 +203,12 @@ DEBIAN_KERNELS = $(filter-out debug 7.3,$(KERNELS))
 check-run: tests-build deb
 	@$(MAKE) --no-print-directory KERNELS="$(DEBIAN_KERNELS)" modules-matrix
 	@tests/run-checks --jobs $(VM_JOBS) --kernels "$(KERNELS)" \
-		$(VM_TESTS_FOR) -- $(VM_TESTS)
+		-- $(VM_TESTS)
 
 check-vm: tests-build deb
 	@$(MAKE) --no-print-directory KERNELS="$(DEBIAN_KERNELS)" modules-matrix
 	@tests/run-checks --vm-only --jobs $(VM_JOBS) --kernels "$(KERNELS)" \
-		$(VM_TESTS_FOR) -- $(VM_TESTS)
+		-- $(VM_TESTS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_NAMES); do \
