@@ -1060,10 +1060,11 @@ static int run_test(const char *fifo, bool fresh)
 
 	/*
 	 * Time extension while the card thinks: one a second, so three or
-	 * four in 4 s. A guest that gets no CPU for the whole wait (a loaded
-	 * host under TCG) lets the timer and the card's answer fire together
-	 * and sees none; that round is said and run once more, so that only
-	 * a function that sends none in two rounds fails.
+	 * four in 4 s. CI once saw none; the likeliest cause is a guest that
+	 * got no CPU for the whole wait (a loaded host under TCG), so that
+	 * the timer and the card's answer ran together. Such a round is said
+	 * and run once more: only a function that sends none in two rounds
+	 * fails.
 	 */
 	for (int attempt = 1; attempt <= 2; attempt++) {
 		uint8_t apdu[8] = { 0x00, INS_DELAY, 4, 0, 2, 0xab, 0xcd };
