@@ -163,7 +163,7 @@ $(B)/tests/ccid-fault: tests/vm/ccid-fault.c uapi/linux/usb/g_ccid.h | $(B)/test
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $< -o $@
 
 $(B)/tests/pt-floor: tests/vm/pt-floor.c uapi/linux/usb/g_ccid.h | $(B)/tests
-	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags glib-2.0) $< -o $@ $$($(PKG_CONFIG) --libs glib-2.0)
+	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags glib-2.0) $< -o $@ $$($(PKG_CONFIG) --libs glib-2.0) -lpthread
 
 $(B)/tests/ccid-rawusb: tests/vm/ccid-rawusb.c uapi/linux/usb/g_ccid.h | $(B)/tests
 	$(CC) $(CSTD) $(WARN) -Werror -O2 -g -Iuapi $$($(PKG_CONFIG) --cflags libusb-1.0) $< -o $@ $$($(PKG_CONFIG) --libs libusb-1.0)

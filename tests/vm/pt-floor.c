@@ -7,6 +7,7 @@
  * reach on the same rig: the provider's hop is in both.
  *
  *   pt-floor DEVICE SOCKET
+ *   pt-floor --thread DEVICE
  *
  * It listens on SOCKET, takes one provider (vscard-provider --echo),
  * acknowledges its reader, inserts its card in slot 0 with the ATR it
@@ -15,11 +16,20 @@
  * for both descriptors in GLib's main loop, as ccidctl does, so that the
  * two differ only in what ccidctl does beyond relaying. (A relay that
  * blocks in each call, or polls by hand, measured the same here.)
+ *
+ * --thread: the provider is a thread of this process on the other end of
+ * a socketpair, speaking the same VSCard messages as vscard-provider
+ * --echo. The relay is unchanged; what goes is the second process (its
+ * address space, its scheduling as another program). The row measures
+ * whether the cost of a passthrough is that process or the hop itself.
+ *
  * Runs until the provider or the device goes, or SIGTERM.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,21 +173,81 @@ static void watch(int fd, GMainLoop *loop)
 	g_source_unref(src);
 }
 
+/* --thread: the echo provider's side of the socketpair */
+static int echo_fd = -1;
+
+static int echo_send(uint8_t *b, uint32_t type, const void *data, uint32_t len)
+{
+	uint32_t h[3] = { htonl(type), 0, htonl(len) };
+
+	memcpy(b, h, 12);
+	memcpy(b + 12, data, len);
+	return send(echo_fd, b, 12 + len, MSG_NOSIGNAL) == (ssize_t)(12 + len) ? 0 : -1;
+}
+
+/* Init, ReaderAdd and the ATR, then 90 00 to every APDU, as --echo does */
+static void *echo_provider(void *arg)
+{
+	static const uint8_t atr[] = { 0x3b, 0x80, 0x80, 0x01, 0x01 };
+	static const uint8_t init[12] = { 'V', 'S', 'C', 'D', 0, 0, 0, 2 };
+	static const uint8_t ok[] = { 0x90, 0x00 };
+	static uint8_t b[12 + CCIDG_MAX_RSP_APDU];
+	uint32_t h[3], len;
+	size_t got;
+	ssize_t n;
+
+	(void)arg;
+	if (echo_send(b, VSC_INIT, init, sizeof(init)) ||
+	    echo_send(b, VSC_READER_ADD, NULL, 0) ||
+	    echo_send(b, VSC_ATR, atr, sizeof(atr)))
+		return NULL;
+	for (;;) {
+		for (got = 0, len = 0; got < 12 + len; got += (size_t)n) {
+			n = recv(echo_fd, b + got, (got < 12 ? 12 : 12 + len) - got, 0);
+			if (n <= 0)
+				return NULL;
+			if (got + (size_t)n == 12) {
+				memcpy(h, b, 12);
+				len = ntohl(h[2]);
+				if (len > sizeof(b) - 12)
+					return NULL;
+			}
+		}
+		if (ntohl(h[0]) == VSC_APDU && echo_send(b, VSC_APDU, ok, sizeof(ok)))
+			return NULL;
+	}
+}
+
+static int start_thread(void)
+{
+	pthread_t t;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair");
+	echo_fd = sv[1];
+	errno = pthread_create(&t, NULL, echo_provider, NULL);
+	if (errno)
+		die("pthread_create");
+	return sv[0];
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t zero[4];
 	struct ccidg_card card = { 0 };
 	uint32_t type, len;
 	GMainLoop *loop;
+	bool thread = argc == 3 && !strcmp(argv[1], "--thread");
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: pt-floor DEVICE SOCKET\n");
+		fprintf(stderr, "usage: pt-floor DEVICE SOCKET | pt-floor --thread DEVICE\n");
 		return 2;
 	}
-	dev = open(argv[1], O_RDWR | O_CLOEXEC);
+	dev = open(argv[thread ? 2 : 1], O_RDWR | O_CLOEXEC);
 	if (dev < 0)
-		die(argv[1]);
-	sock = listen_unix(argv[2]);
+		die(argv[thread ? 2 : 1]);
+	sock = thread ? start_thread() : listen_unix(argv[2]);
 	/* the provider's Init and ReaderAdd; acknowledge, take its ATR */
 	for (;;) {
 		if (recv_msg(&type, &len))

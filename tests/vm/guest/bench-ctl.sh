@@ -15,6 +15,13 @@
 #           passthrough can cost here, since the provider's hop is in it
 #           too; what ccidctl adds is the gap between rows 1 and 3
 #
+# Then, ccidctl stopped, a second set of runs puts on ccid.2
+# `pt-floor --thread`: the same relay with its provider a thread of it on
+# a socketpair, no second program, beside the floor and the relay again.
+# It shows whether a passthrough's cost here is the provider's process
+# or the hop itself. (Five functions do not fit: past four, dummy_udc's
+# endpoints repeat addresses and the host drops the duplicates.)
+#
 # The cards have the ATR 3B 80 80 01 01 (T=1), so libccid drives them
 # alike, and every answer is 90 00. A C PC/SC client
 # (build/tests/pcsc-bench) sends one APDU to the four readers in turn, in
@@ -126,8 +133,34 @@ echo " provider, is what no passthrough can beat here)"
 echo "CPU per APDU: ccid-testcard ${US_TC} us; ccidctl ${US_CTL} us; its providers ${US_P1} us (unix),"
 echo "  ${US_P2} us (tcp); pt-floor ${US_F} us, its provider ${US_P3} us"
 
+# the second set: ccid.2 served by pt-floor --thread
 ccidctl_stop
-kill "$P1" "$P2" "$F" "$P3" 2>/dev/null
+kill "$P1" "$P2" 2>/dev/null
+"$FLOOR" --thread "$(multi_dev b 2)" 2>>/tmp/floor.log &
+F2=$!
+$PY "$CCID_REPO/tests/vm/ccidctl_pcsc.py" wait ') 02 00' present 20 >/dev/null ||
+	{ cat /tmp/floor.log; fail "pt-floor --thread: no card in reader 2"; }
+rm -f /tmp/bench-floor2 /tmp/bench-relay2 /tmp/bench-thread
+for i in $(seq 1 "$ROUNDS"); do
+	"$BENCH" "$SECS" "$APDU" ') 00 00' ') 02 00' ') 03 00' > /tmp/bench.one 2>&1 ||
+		{ cat /tmp/bench.one; fail "run $i with pt-floor --thread did not work"; }
+	sed "s/^/bench-ctl: thread set: /" /tmp/bench.one
+	for p in 0:floor2 1:thread 2:relay2; do
+		sed -n "s/^pcsc-bench reader=${p%%:*} .* rate=\([0-9.]*\) .*/\1/p" /tmp/bench.one \
+			>> "/tmp/bench-${p#*:}"
+	done
+done
+echo
+echo "The same relay, its provider a thread of it (no second program); $ROUNDS runs more"
+printf '%-32s %8s %8s %11s %8s %11s\n' "path" "APDU/s" "/floor" "range" "/relay" "range"
+printf '%-32s %8.1f %8s %11s %8s %11s\n' "ccid-testcard (the floor)" "$(median < /tmp/bench-floor2)" "-" "-" "-" "-"
+printf '%-32s %8.1f %8.2f %11s %8s %11s\n' "pt-floor relay, unix" "$(median < /tmp/bench-relay2)" \
+	"$(ratios relay2 floor2 | median)" "$(ratios relay2 floor2 | range)" "-" "-"
+printf '%-32s %8.1f %8.2f %11s %8.2f %11s\n' "pt-floor --thread" "$(median < /tmp/bench-thread)" \
+	"$(ratios thread floor2 | median)" "$(ratios thread floor2 | range)" \
+	"$(ratios thread relay2 | median)" "$(ratios thread relay2 | range)"
+
+kill "$F" "$P3" "$F2" 2>/dev/null
 testcard_stop
 stop_pcscd
 gadget_multi_down b 0 1 2 3
