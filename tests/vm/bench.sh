@@ -13,7 +13,14 @@
 #    median of each, and the median and range of the rounds' ratios;
 #  - four slots kept busy at once (DELAY, one pcscd client thread each)
 #    against one;
-#  - APDUs per second through pcscd + libccid against raw round trips.
+#  - APDUs per second through pcscd + libccid against raw round trips;
+#  - where the raw gap lies: with the function tracer on, how long each
+#    dummy_hcd transfer pass takes from its start to the host's URB given
+#    back, for the passes that carry a command (OUT) or its answer (IN),
+#    ccid against Loopback. That time is on every round trip's critical
+#    path; the card's own work runs beside it on the other vCPU. Once
+#    more with ccid-testcard -P, which polls instead of sleeping: the
+#    difference is what waking the card costs in the command's pass.
 # Prints figures and ratios; never passes or fails on speed (it fails
 # only when something does not work at all).
 # usage: bench.sh [SECONDS_PER_SAMPLE [RAW_ROUNDS]]
@@ -49,6 +56,78 @@ for sp in high-speed full-speed; do
 	for r in $(seq 1 "$RAW_ROUNDS"); do
 		raw "$sp" "$r" || rc=1
 	done
+done
+
+# passes SPEED: the pass times of both functions, under the function tracer
+T=/sys/kernel/tracing
+passes() {
+	[ -w "$T/set_ftrace_filter" ] || mount -t tracefs none "$T" 2>/dev/null
+	[ -w "$T/set_ftrace_filter" ] || { echo "bench: no function tracer: pass times not measured"; return 1; }
+	pair_up "$1" || return 1
+	DEV=$(ccid_dev b) || return 1
+	testcard_start "$DEV" || return 1
+	for path in ccid loopback awake; do
+		mode=bench
+		[ $path = loopback ] && mode="loopback -d $CCID_VID:$CCID_PID"
+		if [ $path = awake ]; then
+			# the card polls instead of sleeping: no wake-up to pay
+			testcard_stop
+			testcard_start "$DEV" -P || return 1
+		fi
+		echo 0 > $T/tracing_on
+		echo > $T/trace
+		echo 8192 > $T/buffer_size_kb
+		echo nop > $T/current_tracer
+		: > $T/set_ftrace_filter
+		for f in dummy_timer usb_hcd_giveback_urb ccid_out_complete \
+			 ccid_in_complete; do
+			echo "$f" >> $T/set_ftrace_filter || { echo "bench: cannot trace $f"; return 1; }
+		done
+		echo function > $T/current_tracer
+		echo 1 > $T/tracing_on
+		# shellcheck disable=SC2086
+		"$RAWUSB" $mode -t 1 -s 10 > /dev/null 2>&1 || rc=1
+		echo 0 > $T/tracing_on
+		# from a pass's start to its URB's giveback, on the pass's CPU
+		awk -v sp="$1" -v path=$path '
+		{
+			for (i = 1; i <= NF; i++)
+				if ($i ~ /^[0-9]+\.[0-9]+:$/) { ts = substr($i, 1, length($i) - 1) + 0; fn = $(i + 1); break }
+			cpu = $0; sub(/^.*\[/, "", cpu); sub(/\].*$/, "", cpu)
+		}
+		fn == "dummy_timer" { t0 = ts; c0 = cpu; dir = ""; next }
+		t0 == "" || cpu != c0 { next }
+		fn == "ccid_out_complete" { dir = "out" }
+		fn == "ccid_in_complete" && dir == "" { dir = "in" }
+		fn == "usb_hcd_giveback_urb" {
+			us = (ts - t0) * 1e6
+			if (dir != "")
+				v[dir, ++n[dir]] = us
+			# ccid-rawusb has one URB at a time, command then answer:
+			# two passes in a row are one round trip, whatever the
+			# phase (Loopback names neither direction)
+			if (++np % 2 == 0)
+				v["rt", ++n["rt"]] = us + prev
+			prev = us
+			t0 = ""
+		}
+		END {
+			for (d in n) {
+				m = n[d]
+				for (i = 1; i <= m; i++) a[i] = v[d, i]
+				for (i = 2; i <= m; i++)
+					for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+				printf "bench pass speed=%s path=%s dir=%s n=%d us=%.1f\n", sp, path, d, m, a[int((m + 1) / 2)]
+			}
+		}' $T/trace | tee -a /tmp/bench.all
+	done
+	echo nop > $T/current_tracer
+	: > $T/set_ftrace_filter
+	testcard_stop
+	pair_down
+}
+for sp in high-speed full-speed; do
+	passes "$sp" || rc=1
 done
 
 # busy slots and APDUs/s, through pcscd
@@ -95,6 +174,7 @@ function med(v, k, m,   i, j, t, a) {
 /^bench loopback / { k = val($0, "speed") " " val($0, "size"); r = val($0, "round"); l[k, r] = val($0, "rate"); lm[k, r] = val($0, "mbps") }
 /^bench slots / { s[val($0, "n")] = val($0, "rate") }
 /^bench pcsc / { p = val($0, "rate") }
+/^bench pass / { pt[val($0, "speed") " " val($0, "dir") " " val($0, "path")] = val($0, "us") }
 END {
 	printf "%-11s %-9s %10s %9s %11s %10s %7s %11s\n", "speed", "command", "ccid rt/s", "ccid MB/s", "floor rt/s", "floor MB/s", "ratio", "range"
 	for (i = 1; i <= n; i++) {
@@ -115,5 +195,21 @@ END {
 	ref = med(c, "high-speed 10", rounds)
 	if (ref > 0)
 		printf "%-44s %10.1f %10.1f %8.2f\n", "ECHO 10 B, one slot vs raw 10 B round trips", p, ref, p / ref
+	printf "\n%-11s %-36s %8s %8s %8s\n", "speed", "10 B: pass start to URB giveback", "ccid us", "floor us", "ccid - floor"
+	for (i = 1; i <= 2; i++) {
+		sp = i == 1 ? "high-speed" : "full-speed"
+		a = pt[sp " rt ccid"]; b = pt[sp " rt loopback"]
+		if (a != "" && b != "")
+			printf "%-11s %-36s %8.1f %8.1f %8.1f\n", sp, "both passes of a round trip", a, b, a - b
+		if (pt[sp " out ccid"] != "")
+			printf "%-11s %-36s %8.1f %8s %8s\n", "", "of which the command, OUT", pt[sp " out ccid"], "", ""
+		if (pt[sp " in ccid"] != "")
+			printf "%-11s %-36s %8.1f %8s %8s\n", "", "of which the answer, IN", pt[sp " in ccid"], "", ""
+		a = pt[sp " rt awake"]
+		if (a != "" && b != "")
+			printf "%-11s %-36s %8.1f %8.1f %8.1f\n", "", "the same, card never asleep (-P)", a, b, a - b
+	}
+	print "(medians over 1 s of round trips under the function tracer, which slows each traced call by about"
+	print " a microsecond; the time is on the critical path of every round trip)"
 }' /tmp/bench.all
 exit $rc

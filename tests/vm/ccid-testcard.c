@@ -994,6 +994,8 @@ static void usage(int status)
 		"  -E         read every event first into an unwritable buffer: the\n"
 		"             kernel must fail that read with EFAULT and keep the event\n"
 		"  -v         log every APDU\n"
+		"  -P         never sleep: poll the device without waiting (make\n"
+		"             bench only: shows what waking the card costs)\n"
 		"Answers by INS: 10 echo, 12 pattern(P1P2 bytes), 14 length+FNV-1a,\n"
 		"16 delay(P1 s + P2/10 s, answer slot+data), 18 slot, 1A hang,\n"
 		"1C crash (exit 42), 1E card error (bError P1, 0: ICC mute),\n"
@@ -1010,10 +1012,10 @@ int main(int argc, char **argv)
 	const char *ready = NULL;
 	struct sigaction sa;
 	sigset_t block, empty;
-	int ctl_fd = -1, opt, status = 0, print_stats = 0, selftest = 0;
+	int ctl_fd = -1, opt, status = 0, print_stats = 0, selftest = 0, spin = 0;
 	uint32_t s;
 
-	while ((opt = getopt(argc, argv, "d:s:a:c:r:STEvh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:a:c:r:STEPvh")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 's': slots = optarg; break;
@@ -1039,6 +1041,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'v': verbose++; break;
+		case 'P': spin = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
@@ -1128,6 +1131,12 @@ int main(int argc, char **argv)
 			ts.tv_sec = to / 1000;
 			ts.tv_nsec = (to % 1000) * 1000000L;
 			tsp = &ts;
+		}
+		if (spin) {
+			/* -P: a card that is never asleep when a command comes */
+			static struct timespec zero;
+
+			tsp = &zero;
 		}
 		r = ppoll(pfd, nfd, tsp, &empty);
 		if (r < 0) {
