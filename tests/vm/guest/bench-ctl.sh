@@ -19,8 +19,11 @@
 # `pt-floor --thread`: the same relay with its provider a thread of it on
 # a socketpair, no second program, beside the floor and the relay again.
 # It shows whether a passthrough's cost here is the provider's process
-# or the hop itself. (Five functions do not fit: past four, dummy_udc's
-# endpoints repeat addresses and the host drops the duplicates.)
+# or the hop itself. (Five functions do not fit: dummy_udc's numbered
+# endpoints serve three, its unnumbered ones get addresses already in
+# use and the host drops the duplicates. The fourth reader here has no
+# interrupt endpoint, so pcscd polls it; the thread row, on the third,
+# measured the same as the relay on the fourth.)
 #
 # The cards have the ATR 3B 80 80 01 01 (T=1), so libccid drives them
 # alike, and every answer is 90 00. A C PC/SC client
