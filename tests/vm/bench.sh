@@ -62,7 +62,9 @@ done
 T=/sys/kernel/tracing
 passes() {
 	[ -w "$T/set_ftrace_filter" ] || mount -t tracefs none "$T" 2>/dev/null
-	[ -w "$T/set_ftrace_filter" ] || { echo "bench: no function tracer: pass times not measured"; return 1; }
+	# a kernel without the function tracer: said, and the table left out
+	[ -w "$T/set_ftrace_filter" ] ||
+		{ echo "bench: $(uname -r) has no function tracer: pass times not measured"; return 0; }
 	pair_up "$1" || return 1
 	DEV=$(ccid_dev b) || return 1
 	testcard_start "$DEV" || return 1
