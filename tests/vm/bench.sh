@@ -11,6 +11,10 @@
 #    from the same moments (the machine drifts more within seconds than
 #    the two paths differ). RAW_ROUNDS (5) such rounds; printed: the
 #    median of each, and the median and range of the rounds' ratios;
+#    Then the 10-byte and 261-byte ones once more with ccid-testcard -P,
+#    which polls instead of sleeping: without the wake-up of the card
+#    that every command costs (see the pass times below), the ratio is
+#    the module's own path against the floor;
 #  - four slots kept busy at once (DELAY, one pcscd client thread each)
 #    against one;
 #  - APDUs per second through pcscd + libccid against raw round trips;
@@ -30,6 +34,7 @@ SECS=${1:-5}
 RAW_ROUNDS=${2:-5}
 BURST=${BENCH_BURST:-0.2}
 SIZES=10,261,65544
+POLL_SIZES=10,261
 BENCHPY="$PY $CCID_REPO/tests/vm/ccid_bench.py"
 ensure_configfs || { echo "bench: configfs not mounted"; exit 1; }
 for t in "$TESTCARD" "$RAWUSB"; do
@@ -49,6 +54,14 @@ raw() {
 	"$RAWUSB" pair -t "$SECS" -b "$BURST" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
 	sed -e "s/^bench ccid /bench ccid speed=$sp round=$2 /" \
 	    -e "s/^bench loopback /bench loopback speed=$sp round=$2 /" /tmp/bench.out | tee -a /tmp/bench.all
+	testcard_stop
+	# the small ones again with the card polling (-P): no command has to
+	# wake it, so what is left is the module's own path
+	testcard_start "$DEV" -P || { cat "$TC_LOG"; echo "bench: ccid-testcard -P did not start"; return 1; }
+	echo "bench: $sp, round $2: the same with ccid-testcard -P (polls instead of sleeping), $POLL_SIZES"
+	"$RAWUSB" pair -t "$SECS" -b "$BURST" -s "$POLL_SIZES" > /tmp/bench.out 2>&1 || rc=1
+	sed -e "s/^bench ccid /bench pollccid speed=$sp round=$2 /" \
+	    -e "s/^bench loopback /bench pollloop speed=$sp round=$2 /" /tmp/bench.out | tee -a /tmp/bench.all
 	testcard_stop
 	pair_down || { echo "bench: the ccid + Loopback gadget did not go"; return 1; }
 }
@@ -174,11 +187,13 @@ function med(v, k, m,   i, j, t, a) {
 }
 /^bench ccid / { k = val($0, "speed") " " val($0, "size"); r = val($0, "round"); c[k, r] = val($0, "rate"); cm[k, r] = val($0, "mbps"); if (r > rounds) rounds = r; if (!(k in seen)) { order[++n] = k; seen[k] = 1 } }
 /^bench loopback / { k = val($0, "speed") " " val($0, "size"); r = val($0, "round"); l[k, r] = val($0, "rate"); lm[k, r] = val($0, "mbps") }
+/^bench pollccid / { k = val($0, "speed") " " val($0, "size"); r = val($0, "round"); pc[k, r] = val($0, "rate"); pcm[k, r] = val($0, "mbps"); if (!(k in pseen)) { porder[++pn] = k; pseen[k] = 1 } }
+/^bench pollloop / { k = val($0, "speed") " " val($0, "size"); r = val($0, "round"); pl[k, r] = val($0, "rate"); plm[k, r] = val($0, "mbps") }
 /^bench slots / { s[val($0, "n")] = val($0, "rate") }
 /^bench pcsc / { p = val($0, "rate") }
 /^bench pass / { pt[val($0, "speed") " " val($0, "dir") " " val($0, "path")] = val($0, "us") }
-END {
-	printf "%-11s %-9s %10s %9s %11s %10s %7s %11s\n", "speed", "command", "ccid rt/s", "ccid MB/s", "floor rt/s", "floor MB/s", "ratio", "range"
+# one row per speed and size: the medians of the rounds and of their ratios
+function rows(c, cm, l, lm, order, n,   i, k, kk, r, lo, hi, q) {
 	for (i = 1; i <= n; i++) {
 		k = order[i]; split(k, kk, " ")
 		lo = hi = ""
@@ -188,6 +203,14 @@ END {
 			if (hi == "" || q[k, r] > hi) hi = q[k, r]
 		}
 		printf "%-11s %-9s %10.1f %9.2f %11.1f %10.2f %7.2f %5.2f-%.2f\n", kk[1], label(kk[2]), med(c, k, rounds), med(cm, k, rounds), med(l, k, rounds), med(lm, k, rounds), med(q, k, rounds), lo, hi
+	}
+}
+END {
+	printf "%-11s %-9s %10s %9s %11s %10s %7s %11s\n", "speed", "command", "ccid rt/s", "ccid MB/s", "floor rt/s", "floor MB/s", "ratio", "range"
+	rows(c, cm, l, lm, order, n)
+	if (pn) {
+		print "the card polling (ccid-testcard -P), so that no command has to wake it:"
+		rows(pc, pcm, pl, plm, porder, pn)
 	}
 	printf "(medians of %d rounds, each of the two taken in turn in short bursts; ratio: the median of the ratios\n of the rounds; floor: the", rounds
 	print " same number of bytes out and back through usb_f_ss_lb on the same bus; MB/s counts both directions)"
