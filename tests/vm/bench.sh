@@ -48,8 +48,8 @@ rc=0
 raw() {
 	sp=$1
 	pair_up "$sp" || { echo "bench: the ccid + Loopback gadget failed"; return 1; }
-	DEV=$(ccid_dev b) || { echo "bench: no /dev/ccidg"; return 1; }
-	testcard_start "$DEV" || { cat "$TC_LOG"; echo "bench: ccid-testcard did not start"; return 1; }
+	DEV=$(ccid_dev b) || { echo "bench: no /dev/ccidg"; pair_down; return 1; }
+	testcard_start "$DEV" || { cat "$TC_LOG"; echo "bench: ccid-testcard did not start"; pair_down; return 1; }
 	echo "bench: $sp, round $2: ccid function + ccid-testcard, and the Loopback function (bulk_buflen ${LB_BUFLEN:-65536}), in turn in bursts of $BURST s, $SECS s each per size"
 	"$RAWUSB" pair -t "$SECS" -b "$BURST" -s "$SIZES" > /tmp/bench.out 2>&1 || rc=1
 	sed -e "s/^bench ccid /bench ccid speed=$sp round=$2 /" \
@@ -57,7 +57,7 @@ raw() {
 	testcard_stop
 	# the small ones again with the card polling (-P): no command has to
 	# wake it, so what is left is the module's own path
-	testcard_start "$DEV" -P || { cat "$TC_LOG"; echo "bench: ccid-testcard -P did not start"; return 1; }
+	testcard_start "$DEV" -P || { cat "$TC_LOG"; echo "bench: ccid-testcard -P did not start"; pair_down; return 1; }
 	echo "bench: $sp, round $2: the same with ccid-testcard -P (polls instead of sleeping), $POLL_SIZES"
 	"$RAWUSB" pair -t "$SECS" -b "$BURST" -s "$POLL_SIZES" > /tmp/bench.out 2>&1 || rc=1
 	sed -e "s/^bench ccid /bench pollccid speed=$sp round=$2 /" \
