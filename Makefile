@@ -102,14 +102,17 @@ VM_TESTS ?= $(sort $(wildcard tests/vm/*.t))
 # the module's own data-path files (raw USB, chaining, pcsc-basic,
 # configfs) and ccidctl-faults (a daemon that dies or fails with commands
 # pending: the module's release paths).
-# FULL=1 runs every file on every kernel; KERNELS= and VM_TESTS= narrow a
-# run.
+# FULL=1 runs every file on every kernel, and so do files named in
+# VM_TESTS= (asked for by name, they run on each kernel of KERNELS);
+# KERNELS= narrows a run.
 VM_TESTS_612_NAMES = pcsc-basic rawusb chaining lifecycle configfs defects \
 	usbip packages
 VM_TESTS_DEBUG_NAMES = 00-runner-selftest defects faults lifecycle rawusb \
 	chaining pcsc-basic configfs ccidctl-faults
 vm_subset = $(filter $(patsubst %,tests/vm/%.t,$(1)),$(VM_TESTS))
 ifeq ($(FULL),1)
+VM_TESTS_FOR =
+else ifneq ($(origin VM_TESTS),file)
 VM_TESTS_FOR =
 else
 VM_TESTS_FOR = --tests-for 6.12 "$(call vm_subset,$(VM_TESTS_612_NAMES))" \
@@ -138,6 +141,7 @@ help:
 	@echo "make vm-shell   an interactive shell in the test VM, module loaded"
 	@echo "make check-vm   only the VM tests, on KERNELS=\"$(KERNELS)\" (VM_TESTS=... to pick files)"
 	@echo "FULL=1          with check or check-vm: every VM test file on every kernel, not only each kernel's list"
+	@echo "                (files named in VM_TESTS= always run on every kernel of KERNELS)"
 	@echo "make kernel-debug  build (once, cached) the 7.3 sanitizer kernel"
 	@echo "make modules-matrix  usb_f_ccid.ko for every kernel of KERNELS, in build/kmod/"
 	@echo "make install    install the module and ccidctl (PREFIX=$(PREFIX), DESTDIR=)"
